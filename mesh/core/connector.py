@@ -1,0 +1,118 @@
+"""What the gateway asks of a connector, as protocols: no implementation lives here.
+
+A ``Connector`` is registered by name (entry point group ``mesh.connectors``) and turns a
+configured server into an ``Endpoint``. Entrypoints only ever talk to ``Endpoint`` and
+``Subscription``, so a shared fan-out reader can later wrap an endpoint without changing them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from mesh.core.message import Message, Receipt
+
+__all__ = [
+    "Connector",
+    "Endpoint",
+    "EndpointSettings",
+    "Restart",
+    "StartAt",
+    "StreamItem",
+    "Subscription",
+]
+
+
+class StartAt(enum.Enum):
+    """Where a subscription without a cursor starts."""
+
+    EARLIEST = "earliest"
+    LATEST = "latest"
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    """A stream could not continue exactly where asked and restarts at ``cursor``.
+
+    ``reason`` is a stable word (``retention``: the messages were removed; ``ahead``: the cursor
+    points past the end of the log, for example after the broker lost its data).
+    """
+
+    reason: str
+    cursor: str
+    detail: Mapping[str, Any]
+
+
+StreamItem = Message | Restart
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSettings:
+    """A configured server: the spec's server merged with the gateway config's overrides.
+
+    ``options`` holds connector-specific settings (SASL, TLS, fetch wait, deadlines).
+    """
+
+    name: str
+    protocol: str
+    hosts: tuple[str, ...]
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Subscription(Protocol):
+    """An open read of one address. Owned by the entrypoint that opened it, which must ``close``."""
+
+    @property
+    def cursor(self) -> str:
+        """The position right after the last item returned; resuming from it loses nothing."""
+        ...
+
+    async def next_batch(self, limit: int, timeout: float) -> list[StreamItem]:
+        """Return up to ``limit`` items, waiting at most ``timeout`` s; ``[]`` when none came."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Endpoint(Protocol):
+    """A connected backend. ``start`` before use, ``close`` once; both are the gateway's job."""
+
+    name: str
+
+    @property
+    def ready(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def check_address(self, address: str) -> None:
+        """Raise ``InvalidParameter`` if the backend cannot use ``address`` (a topic name)."""
+        ...
+
+    async def publish(self, address: str, message: Message, timeout: float) -> Receipt:
+        """Send ``message`` and return only once the broker acknowledged it.
+
+        Raises ``NotSent`` when nothing reached the broker, ``OutcomeUnknown`` when it was sent but
+        no acknowledgement came within ``timeout`` s, ``BrokerRejected`` when the broker refused.
+        """
+        ...
+
+    async def subscribe(
+        self, address: str, cursor: str | None, start: StartAt, timeout: float
+    ) -> Subscription:
+        """Open a read of ``address`` at ``cursor`` (exactly after it) or, without one, at ``start``.
+
+        Raises ``InvalidCursor`` for a cursor this endpoint did not mint for ``address``.
+        """
+        ...
+
+
+class Connector(Protocol):
+    """Builds endpoints for the protocols it declares."""
+
+    protocols: frozenset[str]
+
+    def create(self, settings: EndpointSettings) -> Endpoint: ...

@@ -1,0 +1,164 @@
+"""The one exception tree of the gateway.
+
+::
+
+    MeshError                       code, status: one ProblemType each
+    ├── RequestError                the client's input is refused (4xx); nothing was sent
+    │   ├── RouteNotFound           route-not-found 404
+    │   ├── MethodNotAllowed        method-not-allowed 405 (carries the allowed methods)
+    │   ├── NotAcceptable           not-acceptable 406
+    │   ├── PayloadTooLarge         payload-too-large 413
+    │   ├── UnsupportedMediaType    unsupported-media-type 415
+    │   ├── MalformedJson           malformed-json 400
+    │   ├── SchemaViolation         schema-violation 400 (carries each failing pointer)
+    │   ├── InvalidParameter        invalid-parameter 400
+    │   ├── InvalidCursor           invalid-cursor 400
+    │   ├── InvalidRequest          invalid-request 400
+    │   ├── IdempotencyKeyInUse     idempotency-key-in-use 409
+    │   └── IdempotencyKeyReused    idempotency-key-reused 422
+    └── DeliveryError               the backend failed; ``remember`` says if a retry may differ
+        ├── NotSent                 broker-unavailable 503: nothing reached the broker
+        ├── OutcomeUnknown          outcome-unknown 504: sent, no acknowledgement in time
+        ├── BrokerRejected          broker-rejected 502: the broker refused it, nothing stored
+        └── NotReady                not-ready 503
+
+Connectors map their client library's exceptions to the most specific ``DeliveryError`` and
+``raise ... from exc``; each entrypoint maps ``MeshError`` to its protocol in exactly one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from mesh.core.problems import PROBLEM_TYPES, ProblemType
+
+__all__ = [
+    "BrokerRejected",
+    "DeliveryError",
+    "IdempotencyKeyInUse",
+    "IdempotencyKeyReused",
+    "InvalidCursor",
+    "InvalidParameter",
+    "InvalidRequest",
+    "MalformedJson",
+    "MeshError",
+    "MethodNotAllowed",
+    "NotAcceptable",
+    "NotReady",
+    "NotSent",
+    "OutcomeUnknown",
+    "PayloadTooLarge",
+    "RequestError",
+    "RouteNotFound",
+    "SchemaViolation",
+    "UnsupportedMediaType",
+]
+
+
+class MeshError(Exception):
+    """Base of every error the gateway reports to a client.
+
+    ``detail`` is safe to show to the client: it never names broker addresses or internals.
+    ``extensions`` are extra members of the problem document.
+    """
+
+    code: ClassVar[str] = "internal-error"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions: Mapping[str, Any] = extensions
+
+    @property
+    def problem_type(self) -> ProblemType:
+        return PROBLEM_TYPES[self.code]
+
+    @property
+    def status(self) -> int:
+        return self.problem_type.status
+
+
+class RequestError(MeshError):
+    """The client's input is refused; nothing was sent to any backend."""
+
+
+class RouteNotFound(RequestError):
+    code = "route-not-found"
+
+
+class MethodNotAllowed(RequestError):
+    code = "method-not-allowed"
+
+    def __init__(self, detail: str, allowed: Sequence[str]) -> None:
+        super().__init__(detail)
+        self.allowed = tuple(allowed)
+
+
+class NotAcceptable(RequestError):
+    code = "not-acceptable"
+
+
+class PayloadTooLarge(RequestError):
+    code = "payload-too-large"
+
+
+class UnsupportedMediaType(RequestError):
+    code = "unsupported-media-type"
+
+
+class MalformedJson(RequestError):
+    code = "malformed-json"
+
+
+class SchemaViolation(RequestError):
+    code = "schema-violation"
+
+
+class InvalidParameter(RequestError):
+    code = "invalid-parameter"
+
+
+class InvalidCursor(RequestError):
+    code = "invalid-cursor"
+
+
+class InvalidRequest(RequestError):
+    code = "invalid-request"
+
+
+class IdempotencyKeyInUse(RequestError):
+    code = "idempotency-key-in-use"
+
+
+class IdempotencyKeyReused(RequestError):
+    code = "idempotency-key-reused"
+
+
+class DeliveryError(MeshError):
+    """The backend did not take the message.
+
+    ``remember`` is False when a retry may succeed (nothing was stored, or the outcome is unknown),
+    so an idempotency store must not replay this answer.
+    """
+
+    remember: ClassVar[bool] = True
+
+
+class NotSent(DeliveryError):
+    code = "broker-unavailable"
+    remember = False
+
+
+class OutcomeUnknown(DeliveryError):
+    code = "outcome-unknown"
+    remember = False
+
+
+class BrokerRejected(DeliveryError):
+    code = "broker-rejected"
+
+
+class NotReady(DeliveryError):
+    code = "not-ready"
+    remember = False
