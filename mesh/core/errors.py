@@ -6,6 +6,7 @@
     ├── RequestError                the client's input is refused (4xx); nothing was sent
     │   ├── RouteNotFound           route-not-found 404
     │   ├── MethodNotAllowed        method-not-allowed 405 (carries the allowed methods)
+    │   ├── OriginNotAllowed        origin-not-allowed 403
     │   ├── NotAcceptable           not-acceptable 406
     │   ├── PayloadTooLarge         payload-too-large 413
     │   ├── UnsupportedMediaType    unsupported-media-type 415
@@ -47,6 +48,7 @@ __all__ = [
     "NotAcceptable",
     "NotReady",
     "NotSent",
+    "OriginNotAllowed",
     "OutcomeUnknown",
     "PayloadTooLarge",
     "RequestError",
@@ -93,6 +95,10 @@ class MethodNotAllowed(RequestError):
     def __init__(self, detail: str, allowed: Sequence[str]) -> None:
         super().__init__(detail)
         self.allowed = tuple(allowed)
+
+
+class OriginNotAllowed(RequestError):
+    code = "origin-not-allowed"
 
 
 class NotAcceptable(RequestError):

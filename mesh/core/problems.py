@@ -37,6 +37,10 @@ _TYPES = (
         "A channel takes POST when it can be published to and GET when it can be subscribed to.",
     ),
     ProblemType(
+        "origin-not-allowed", 403, "Origin not allowed",
+        "The request's `Origin` is not in the gateway's `cors.allow_origins`.",
+    ),
+    ProblemType(
         "not-acceptable", 406, "Not acceptable",
         "A channel answers GET as `text/event-stream` (a stream) or `application/json` (a poll).",
     ),

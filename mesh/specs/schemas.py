@@ -69,6 +69,16 @@ class SchemaCompiler:
 
         return check
 
+    def inline(self, file: Path, pointer: str) -> Any:
+        """The schema at ``pointer`` with every reference inlined, for documents that describe it
+        elsewhere; a recursive reference becomes the schema that accepts anything."""
+        root = {"$ref": f"{file.as_uri()}#{pointer}"}
+        try:
+            schema = jsonschema_rs.dereference(root, registry=self._registry, draft=self._draft)
+        except (jsonschema_rs.ReferencingError, ValueError):
+            return {}
+        return _drop_refs(schema)
+
     def check_schema(self, schema: Any) -> str | None:
         """Return why ``schema`` is not a valid JSON Schema, or None."""
         if isinstance(schema, bool):
@@ -79,6 +89,16 @@ class SchemaCompiler:
             where = join_pointer(exc.instance_path)
             return f"invalid schema at {where or '/'}: {exc.message}"
         return None
+
+
+def _drop_refs(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "$ref" in value:
+            return {}
+        return {k: _drop_refs(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_drop_refs(v) for v in value]
+    return value
 
 
 def _validator(draft: int, root: dict[str, str], registry: Any) -> Any:

@@ -1,0 +1,25 @@
+"""Read a request body without ever holding more than the configured limit."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from mesh.core.errors import PayloadTooLarge
+
+__all__ = ["read_body"]
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """Return the body, or raise ``PayloadTooLarge`` as soon as it is known to exceed ``limit``:
+    from ``Content-Length`` before reading anything, else while reading a chunked body."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(f"body of {declared} bytes is over the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(65_536):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

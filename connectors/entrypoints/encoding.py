@@ -1,0 +1,82 @@
+"""How messages are written to clients: SSE event text and the JSON form used by long poll."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import Any
+
+from mesh.core.connector import Restart
+from mesh.core.media import is_json
+from mesh.core.message import Message
+
+__all__ = ["message_json", "sse_comment", "sse_event", "sse_notice", "sse_restart"]
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def sse_event(message: Message) -> bytes:
+    """One SSE event: ``id:`` the cursor, ``event:`` the message name, ``data:`` the payload.
+
+    A payload that is not UTF-8 is sent as base64 after an ``encoding: base64`` line (a field that
+    ``EventSource`` ignores and raw SSE parsers can read).
+    """
+    lines = [f"id: {message.cursor}"] if message.cursor else []
+    if message.name:
+        lines.append(f"event: {_single_line(message.name)}")
+    try:
+        text = message.payload.decode("utf-8")
+    except UnicodeDecodeError:
+        lines.append("encoding: base64")
+        text = base64.b64encode(message.payload).decode()
+    lines += [f"data: {line}" for line in _LINE_BREAK.split(text)]
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def sse_restart(restart: Restart) -> bytes:
+    """The ``mesh.restart`` event: the stream could not resume exactly and restarts at its id."""
+    data = {"reason": restart.reason, **restart.detail}
+    return sse_notice("mesh.restart", data, restart.cursor)
+
+
+def sse_notice(event: str, data: dict[str, Any], cursor: str | None = None) -> bytes:
+    head = f"id: {cursor}\n" if cursor else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def sse_comment(text: str) -> bytes:
+    return f": {_single_line(text)}\n\n".encode()
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    """A message as JSON: the payload as a JSON value, UTF-8 text or base64, said by ``encoding``."""
+    payload, encoding = _payload(message)
+    return {
+        "cursor": message.cursor,
+        "name": message.name,
+        **message.position,
+        "timestamp": message.timestamp_ms,
+        "key": None if message.key is None else message.key.decode("utf-8", errors="replace"),
+        "headers": {k: v.decode("utf-8", errors="replace") for k, v in message.headers},
+        "contentType": message.content_type,
+        "encoding": encoding,
+        "payload": payload,
+    }
+
+
+def _payload(message: Message) -> tuple[Any, str]:
+    try:
+        text = message.payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return base64.b64encode(message.payload).decode(), "base64"
+    if is_json(message.content_type or "application/json"):
+        try:
+            return json.loads(text), "json"
+        except ValueError:
+            pass
+    return text, "text"
+
+
+def _single_line(text: str) -> str:
+    return _LINE_BREAK.sub(" ", text)

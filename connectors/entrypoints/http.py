@@ -1,0 +1,132 @@
+"""The HTTP server: channel routes (REST publish, SSE, long poll) and the gateway's own routes.
+
+One catch-all handler resolves the path in the current ``RouteTable`` and picks the entrypoint
+by method and ``Accept``. Every ``MeshError`` becomes a problem response here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from connectors.entrypoints.cors import add_cors_headers, preflight
+from connectors.entrypoints.problem import (
+    PROBLEM_JSON,
+    internal_error,
+    json_response,
+    problem_body,
+    problem_response,
+)
+from connectors.entrypoints.rest import publish
+from connectors.entrypoints.state import HttpState
+from connectors.entrypoints.subscribe import poll, stream
+from mesh.core.errors import MeshError, MethodNotAllowed, NotAcceptable, RouteNotFound
+from mesh.core.problems import PROBLEM_TYPES, problem_uri
+from mesh.core.routes import Action, RouteMatch
+
+__all__ = ["STATE", "build_app"]
+
+STATE = web.AppKey("mesh_state", HttpState)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def build_app(state: HttpState) -> web.Application:
+    """An aiohttp application serving ``state``; the caller runs it and owns its lifecycle."""
+    app = web.Application(middlewares=[_problems], client_max_size=state.settings.max_body_bytes)
+    app[STATE] = state
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/openapi.json", _openapi)
+    app.router.add_get("/_mesh/problems", _problem_types)
+    app.router.add_get("/_mesh/problems/{code}", _problem_type)
+    app.router.add_route("*", "/{path:.*}", _channel)
+    return app
+
+
+@web.middleware
+async def _problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    state = request.app[STATE]
+    try:
+        response = await handler(request)
+    except MeshError as exc:
+        response = problem_response(exc, request.path)
+    except web.HTTPException as exc:
+        if exc.status == 404:
+            response = problem_response(RouteNotFound(f"no route at {request.path!r}"), request.path)
+        elif exc.status == 405:
+            allowed = sorted(getattr(exc, "allowed_methods", ()) or ("GET",))
+            response = problem_response(MethodNotAllowed("method not allowed", allowed), request.path)
+        else:
+            raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence answers 500 and logs
+        response = internal_error(exc, request.path)
+    if not response.prepared:
+        add_cors_headers(state.settings, request, response)
+    return response
+
+
+async def _channel(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    match = state.routes.resolve(request.path)
+    methods = _methods(match)
+    if request.method == "OPTIONS":
+        return preflight(state.settings, request, methods)
+    if request.method not in methods:
+        raise MethodNotAllowed(f"{request.method} is not allowed on this channel", [*methods, "OPTIONS"])
+    topic = match.route.topic(match.values)
+    state.endpoints[match.route.endpoint].check_address(topic)
+    if request.method == "POST":
+        return await publish(state, request, match, topic)
+    accept = request.headers.get("Accept", "*/*")
+    if "text/event-stream" in accept:
+        return await stream(state, request, match, topic)
+    if any(kind in accept for kind in ("application/json", "*/*", "application/*")):
+        return await poll(state, request, match, topic)
+    raise NotAcceptable("ask for text/event-stream (a stream) or application/json (a poll)")
+
+
+def _methods(match: RouteMatch) -> list[str]:
+    methods = []
+    if Action.SUBSCRIBE in match.route.actions:
+        methods.append("GET")
+    if Action.PUBLISH in match.route.actions:
+        methods.append("POST")
+    return methods
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    waiting = sorted(name for name, endpoint in state.endpoints.items() if not endpoint.ready)
+    if state.closing.is_set():
+        return json_response(problem_body("not-ready", "the gateway is shutting down"), 503, PROBLEM_JSON)
+    if waiting:
+        body = problem_body("not-ready", "endpoints not connected yet", endpoints=waiting)
+        return json_response(body, 503, PROBLEM_JSON)
+    return json_response({"status": "ready", "endpoints": sorted(state.endpoints)})
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return json_response(state.describe(state.routes))
+
+
+async def _problem_types(request: web.Request) -> web.Response:
+    return json_response([_describe(code) for code in PROBLEM_TYPES])
+
+
+async def _problem_type(request: web.Request) -> web.Response:
+    code = request.match_info["code"]
+    if code not in PROBLEM_TYPES:
+        raise RouteNotFound(f"no problem type {code!r}")
+    return json_response(_describe(code))
+
+
+def _describe(code: str) -> dict[str, object]:
+    kind = PROBLEM_TYPES[code]
+    return {"type": problem_uri(code), "code": code, "status": kind.status, "title": kind.title,
+            "description": kind.description}

@@ -1,0 +1,171 @@
+"""REST publish: ``POST /{address}`` sends one message; a batch content type sends several.
+
+A 201 means the broker acknowledged the message. ``Idempotency-Key`` makes a retry return the first
+answer; answers a retry could change (503, 504) are not remembered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from connectors.entrypoints.body import read_body
+from connectors.entrypoints.problem import json_response, problem_body, problem_response
+from connectors.entrypoints.state import HttpState
+from mesh.core.errors import (
+    DeliveryError,
+    InvalidRequest,
+    MeshError,
+    UnsupportedMediaType,
+)
+from mesh.core.exchange import Exchange
+from mesh.core.idempotency import Answer
+from mesh.core.media import BATCH_MEDIA_TYPE, media_type, parse_json
+from mesh.core.message import Headers, Message
+from mesh.core.routes import RouteMatch
+
+__all__ = ["publish"]
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY = 255
+
+
+async def publish(state: HttpState, request: web.Request, match: RouteMatch, topic: str) -> web.Response:
+    """Handle a POST to a channel that may be published to."""
+    route = match.route
+    kind = media_type(request.headers.get("Content-Type"))
+    if kind != BATCH_MEDIA_TYPE and kind not in route.content_types:
+        accepted = sorted({*route.content_types, BATCH_MEDIA_TYPE})
+        raise UnsupportedMediaType(
+            f"content type {kind or '(none)'!r} is not accepted here", accepted=accepted
+        )
+    body = await read_body(request, state.settings.max_body_bytes)
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return await _publish(state, request, match, topic, kind, body)
+    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise InvalidRequest(f"{IDEMPOTENCY_HEADER} must be 1-{MAX_IDEMPOTENCY_KEY} characters")
+    scope = f"{route.id}|{topic}"
+    fingerprint = _fingerprint(kind, _key(request, match), body)
+    remembered = state.idempotency.begin(scope, key, fingerprint)
+    if remembered is not None:
+        response = web.Response(
+            body=remembered.body, status=remembered.status, content_type=remembered.content_type
+        )
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+    try:
+        response = await _publish(state, request, match, topic, kind, body)
+    except DeliveryError as exc:
+        if exc.remember:
+            state.idempotency.finish(scope, key, _answer(problem_response(exc)))
+        else:
+            state.idempotency.forget(scope, key)
+        raise
+    except BaseException:
+        state.idempotency.forget(scope, key)
+        raise
+    if response.status == 207 or response.status >= 500:
+        state.idempotency.forget(scope, key)
+    else:
+        state.idempotency.finish(scope, key, _answer(response))
+    return response
+
+
+async def _publish(
+    state: HttpState, request: web.Request, match: RouteMatch, topic: str, kind: str, body: bytes
+) -> web.Response:
+    if kind == BATCH_MEDIA_TYPE:
+        return await _publish_batch(state, request, match, topic, body)
+    message = Message(
+        payload=body,
+        key=_key(request, match),
+        headers=_forwarded(request.headers, match.route.forward_headers),
+        content_type=kind,
+    )
+    receipt = await _send(state, match, topic, message)
+    return json_response(receipt, 201)
+
+
+async def _send(state: HttpState, match: RouteMatch, topic: str, message: Message) -> dict[str, Any]:
+    exchange = Exchange(match.route, match.values)
+    message = match.route.publish_chain.apply(exchange, message)
+    endpoint = state.endpoints[match.route.endpoint]
+    receipt = await endpoint.publish(topic, message, state.settings.publish_timeout)
+    return {**receipt.position, "cursor": receipt.cursor}
+
+
+async def _publish_batch(
+    state: HttpState, request: web.Request, match: RouteMatch, topic: str, body: bytes
+) -> web.Response:
+    entries = parse_json(body)
+    limit = state.settings.max_batch_messages
+    if not isinstance(entries, list) or not entries:
+        raise InvalidRequest("a batch is a non-empty JSON array of messages")
+    if len(entries) > limit:
+        raise InvalidRequest(f"a batch holds at most {limit} messages", limit=limit)
+    common = _forwarded(request.headers, match.route.forward_headers)
+    messages = [_batch_message(entry, index, common) for index, entry in enumerate(entries)]
+    results = await asyncio.gather(*(_outcome(state, match, topic, m, request.path) for m in messages))
+    status = 200 if all(r["status"] == 201 for r in results) else 207
+    return json_response({"results": results}, status)
+
+
+async def _outcome(
+    state: HttpState, match: RouteMatch, topic: str, message: Message | MeshError, path: str
+) -> dict[str, Any]:
+    if isinstance(message, MeshError):
+        return problem_body(message.code, message.detail, path, **message.extensions)
+    try:
+        return {"status": 201, **await _send(state, match, topic, message)}
+    except MeshError as exc:
+        return problem_body(exc.code, exc.detail, path, **exc.extensions)
+
+
+def _batch_message(entry: Any, index: int, common: Headers) -> Message | MeshError:
+    """One batch entry: ``{"payload": <JSON>, "key": "...", "headers": {"name": "value"}}``."""
+    if not isinstance(entry, dict) or "payload" not in entry:
+        return InvalidRequest(f"batch entry {index} needs a 'payload'", index=index)
+    key, headers = entry.get("key"), entry.get("headers") or {}
+    unknown = set(entry) - {"payload", "key", "headers"}
+    if unknown or not (key is None or isinstance(key, str)) or not _string_map(headers):
+        return InvalidRequest(
+            f"batch entry {index}: 'key' is a string, 'headers' maps names to strings, "
+            "and nothing else is allowed", index=index,
+        )
+    return Message(
+        payload=json.dumps(entry["payload"], separators=(",", ":")).encode(),
+        key=None if key is None else key.encode(),
+        headers=common + tuple((k.lower(), v.encode()) for k, v in headers.items()),
+        content_type="application/json",
+    )
+
+
+def _string_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+
+
+def _key(request: web.Request, match: RouteMatch) -> bytes | None:
+    source = match.route.key
+    value = request.headers.get(source.header) or request.query.get(source.query)
+    return None if value is None else value.encode()
+
+
+def _forwarded(headers: Mapping[str, str], allowed: tuple[str, ...]) -> Headers:
+    return tuple((name, headers[name].encode()) for name in allowed if name in headers)
+
+
+def _fingerprint(kind: str, key: bytes | None, body: bytes) -> str:
+    digest = hashlib.sha256(kind.encode())
+    digest.update(b"\0" + (key or b"") + b"\0" + body)
+    return digest.hexdigest()
+
+
+def _answer(response: web.Response) -> Answer:
+    body = response.body if isinstance(response.body, bytes) else b""
+    return Answer(response.status, response.content_type, body)

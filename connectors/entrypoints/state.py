@@ -1,0 +1,47 @@
+"""What the HTTP entrypoints need from the gateway, handed to them when the app is built."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mesh.core.connector import Endpoint
+from mesh.core.idempotency import IdempotencyStore
+from mesh.core.routes import RouteTable
+
+__all__ = ["HttpSettings", "HttpState"]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    max_body_bytes: int = 1_048_576
+    max_batch_messages: int = 500
+    publish_timeout: float = 5.0
+    subscribe_timeout: float = 5.0
+    heartbeat_seconds: float = 15.0
+    retry_ms: int = 2_000
+    stream_batch_limit: int = 500
+    poll_default_limit: int = 100
+    poll_max_limit: int = 1_000
+    poll_max_wait: float = 30.0
+    cors_origins: frozenset[str] = frozenset()
+    cors_headers: tuple[str, ...] = ()
+    cors_expose: tuple[str, ...] = ()
+    cors_credentials: bool = False
+    cors_max_age: int = 600
+
+
+@dataclass
+class HttpState:
+    """Shared by every request. ``routes`` is replaced whole on reload, never changed in place;
+    ``closing`` is set when the gateway shuts down, so streams end with a final event."""
+
+    routes: RouteTable
+    endpoints: Mapping[str, Endpoint]
+    settings: HttpSettings
+    idempotency: IdempotencyStore
+    describe: Callable[[RouteTable], dict[str, Any]]
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
+    streams: set[asyncio.Task[Any]] = field(default_factory=set)

@@ -1,0 +1,156 @@
+"""Reading a channel over HTTP: an SSE stream, or a long poll answered as JSON.
+
+Both open the endpoint's subscription at the client's cursor (``Last-Event-ID`` or ``?cursor=``)
+or, without one, at ``?from=earliest|latest`` (latest by default), and own it until they return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from aiohttp import web
+
+from connectors.entrypoints.cors import add_cors_headers
+from connectors.entrypoints.encoding import (
+    message_json,
+    sse_comment,
+    sse_event,
+    sse_notice,
+    sse_restart,
+)
+from connectors.entrypoints.problem import json_response
+from connectors.entrypoints.state import HttpState
+from mesh.core.connector import Restart, StartAt, StreamItem, Subscription
+from mesh.core.errors import InvalidRequest
+from mesh.core.exchange import Exchange
+from mesh.core.routes import RouteMatch
+
+__all__ = ["poll", "stream"]
+
+_TICK = 0.5  # how often an idle stream looks at the clock (heartbeats, shutdown)
+# A fresh read needs one fetch round trip before it can see anything, so even ``wait=0`` waits
+# this long for what is already stored.
+_FIRST_FETCH = 0.5
+
+
+@asynccontextmanager
+async def _opened(state: HttpState, request: web.Request, match: RouteMatch, topic: str) -> AsyncIterator[Subscription]:
+    cursor = request.headers.get("Last-Event-ID") or request.query.get("cursor") or None
+    endpoint = state.endpoints[match.route.endpoint]
+    subscription = await endpoint.subscribe(
+        topic, cursor, _start(request), state.settings.subscribe_timeout
+    )
+    try:
+        yield subscription
+    finally:
+        await subscription.close()
+
+
+def _start(request: web.Request) -> StartAt:
+    value = request.query.get("from", StartAt.LATEST.value)
+    try:
+        return StartAt(value)
+    except ValueError:
+        raise InvalidRequest("'from' is 'earliest' or 'latest'") from None
+
+
+def _named(match: RouteMatch, items: list[StreamItem]) -> list[StreamItem]:
+    exchange = Exchange(match.route, match.values)
+    chain = match.route.subscribe_chain
+    return [item if isinstance(item, Restart) else chain.apply(exchange, item) for item in items]
+
+
+async def stream(state: HttpState, request: web.Request, match: RouteMatch, topic: str) -> web.StreamResponse:
+    """Serve an SSE stream until the client leaves or the gateway shuts down."""
+    settings = state.settings
+    async with _opened(state, request, match, topic) as subscription:
+        response = web.StreamResponse(headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        })
+        add_cors_headers(settings, request, response)
+        await response.prepare(request)
+        task = asyncio.current_task()
+        assert task is not None
+        state.streams.add(task)
+        try:
+            await response.write(f"retry: {settings.retry_ms}\n".encode() + sse_comment("stream open"))
+            await _pump(state, match, subscription, response)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            state.streams.discard(task)
+        return response
+
+
+async def _pump(
+    state: HttpState, match: RouteMatch, subscription: Subscription, response: web.StreamResponse
+) -> None:
+    settings = state.settings
+    loop = asyncio.get_running_loop()
+    idle_since = loop.time()
+    while not state.closing.is_set():
+        items = await subscription.next_batch(settings.stream_batch_limit, _TICK)
+        if items:
+            chunks = [
+                sse_restart(item) if isinstance(item, Restart) else sse_event(item)
+                for item in _named(match, items)
+            ]
+            await response.write(b"".join(chunks))
+            idle_since = loop.time()
+        elif loop.time() - idle_since >= settings.heartbeat_seconds:
+            await response.write(sse_comment("keepalive"))
+            idle_since = loop.time()
+    with suppress(ConnectionResetError):
+        await response.write(sse_notice(
+            "mesh.shutdown", {"reason": "shutdown", "cursor": subscription.cursor}
+        ))
+        await response.write_eof()
+
+
+async def poll(state: HttpState, request: web.Request, match: RouteMatch, topic: str) -> web.Response:
+    """Return up to ``limit`` messages after the cursor, waiting up to ``wait`` s for the first."""
+    settings = state.settings
+    limit = _number(request, "limit", settings.poll_default_limit, 1, settings.poll_max_limit)
+    wait = float(_number(request, "wait", 0, 0, settings.poll_max_wait, kind=float))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    async with _opened(state, request, match, topic) as subscription:
+        items: list[StreamItem] = []
+        while len(items) < limit:
+            remaining = max(deadline - loop.time(), _FIRST_FETCH) if not items else 0.0
+            batch = await subscription.next_batch(limit - len(items), remaining)
+            items += batch
+            if not batch and (items or loop.time() >= deadline - _FIRST_FETCH):
+                break
+        named = _named(match, items)
+        body = {
+            "messages": [message_json(i) for i in named if not isinstance(i, Restart)],
+            "restarts": [
+                {"reason": i.reason, "cursor": i.cursor, **i.detail}
+                for i in named if isinstance(i, Restart)
+            ],
+            "cursor": subscription.cursor,
+        }
+    response = json_response(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _number(
+    request: web.Request, name: str, default: float, low: float, high: float, kind: type = int
+) -> float:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise InvalidRequest(f"{name!r} must be a number from {low} to {high}") from None
+    if not low <= value <= high:
+        raise InvalidRequest(f"{name!r} must be a number from {low} to {high}")
+    return value  # type: ignore[no-any-return]
+

@@ -1,0 +1,150 @@
+"""The ``mesh`` command: ``run``, ``dev``, ``validate`` and ``schema``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from mesh.broker import EmbeddedKafka
+from mesh.config import GatewayConfig, ListenConfig, ServerOverride, SpecEntry
+from mesh.gateway import serve
+from mesh.schemas import json_schema
+from mesh.specs.loader import check_files
+from mesh.specs.problems import Severity, SpecError
+
+__all__ = ["main"]
+
+log = logging.getLogger("mesh")
+EXAMPLES = Path("specs/examples")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.command(args))
+    except SpecError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except (ValidationError, ValueError, OSError) as exc:
+        print(f"mesh: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mesh", description="Event + API gateway")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="serve AsyncAPI documents")
+    run.add_argument("--config", type=Path, help="gateway config file (YAML or JSON)")
+    run.add_argument("--spec", type=Path, action="append", default=[], help="a document to serve")
+    run.add_argument("--host", help="listen address (default 127.0.0.1)")
+    run.add_argument("--port", type=int, help="listen port (default 8080)")
+    run.set_defaults(command=_run)
+
+    dev = commands.add_parser("dev", help="serve with an embedded Kafka broker (examples by default)")
+    dev.add_argument("--spec", type=Path, action="append", default=[], help="a document to serve")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8080)
+    dev.set_defaults(command=_dev)
+
+    validate = commands.add_parser("validate", help="check AsyncAPI and OpenAPI documents")
+    validate.add_argument("files", type=Path, nargs="+")
+    validate.set_defaults(command=_validate)
+
+    schema = commands.add_parser("schema", help="print a JSON Schema for editors")
+    schema.add_argument("which", choices=["config", "x-mesh"])
+    schema.set_defaults(command=_schema)
+    return parser
+
+
+def _config(args: argparse.Namespace) -> GatewayConfig:
+    config = GatewayConfig.load(args.config) if args.config else GatewayConfig()
+    specs = [*config.specs, *(SpecEntry(path=p.resolve()) for p in args.spec)]
+    listen = ListenConfig(
+        host=args.host or config.listen.host,
+        port=config.listen.port if args.port is None else args.port,
+    )
+    config = config.model_copy(update={"specs": specs, "listen": listen})
+    if not config.specs:
+        raise ValueError("no documents to serve: give --spec FILE or a --config listing specs")
+    return config
+
+
+def _run(args: argparse.Namespace) -> int:
+    _serve_forever(_config(args))
+    return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    paths = args.spec or sorted(EXAMPLES.glob("*.yaml"))
+    if not paths:
+        raise ValueError(f"no documents: give --spec FILE or run from a folder with {EXAMPLES}/")
+    with EmbeddedKafka() as broker:
+        log.info("embedded Kafka broker (Tansu) on %s", broker.bootstrap)
+        config = GatewayConfig(
+            listen=ListenConfig(host=args.host, port=args.port),
+            specs=[SpecEntry(path=p.resolve()) for p in paths],
+            servers={"*": ServerOverride(host=broker.bootstrap, protocol="kafka")},
+        )
+        _serve_forever(config)
+    return 0
+
+
+def _serve_forever(config: GatewayConfig) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is not built for every platform
+        pass
+    asyncio.run(_serve(config))
+
+
+async def _serve(config: GatewayConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with serve(config) as gateway:
+        loop.add_signal_handler(signal.SIGHUP, _reload, gateway)
+        print(f"mesh: serving on {gateway.url} (Ctrl-C stops)", file=sys.stderr, flush=True)
+        await stop.wait()
+        log.info("shutting down")
+
+
+def _reload(gateway: object) -> None:
+    from mesh.gateway import RunningGateway
+
+    assert isinstance(gateway, RunningGateway)
+    try:
+        compiled = gateway.reload()
+        log.info("reloaded: %d routes", len(compiled.routes.routes))
+    except SpecError as exc:
+        log.error("reload refused, still serving the previous routes:\n%s", exc)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    problems = check_files(args.files)
+    for problem in problems:
+        print(problem)
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    bad = {p.file for p in errors}
+    for path in args.files:
+        if str(path.resolve()) not in bad:
+            print(f"{path}: ok")
+    return 1 if errors else 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    print(json.dumps(json_schema(args.which), indent=2))
+    return 0

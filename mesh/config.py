@@ -1,0 +1,209 @@
+"""The gateway configuration file: which documents, which listener, which brokers, which limits.
+
+Loaded from YAML or JSON and validated strictly (unknown keys are refused). Secrets are never
+written in the file itself: they name an environment variable or a file to read them from.
+``mesh schema config`` prints this model's JSON Schema for editors.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mesh.specs.source import parse_text
+
+__all__ = [
+    "CorsConfig",
+    "GatewayConfig",
+    "IdempotencyConfig",
+    "KafkaConfig",
+    "LimitsConfig",
+    "ListenConfig",
+    "PollConfig",
+    "PublishConfig",
+    "SaslConfig",
+    "Secret",
+    "ServerOverride",
+    "SpecEntry",
+    "SseConfig",
+    "TlsConfig",
+]
+
+NEVER_FORWARDED = frozenset({"authorization", "cookie", "proxy-authorization", "set-cookie"})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Secret(_Strict):
+    """A secret read from an environment variable (``env``) or a file (``file``), never inline."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Secret:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("a secret names exactly one of 'env' or 'file'")
+        return self
+
+    def reveal(self) -> str:
+        """Read the secret now; raises ``ValueError`` naming the source when it is missing."""
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise ValueError(f"environment variable {self.env} is not set")
+            return value
+        assert self.file is not None
+        try:
+            return self.file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read secret file {self.file}: {exc.strerror}") from exc
+
+
+class SaslConfig(_Strict):
+    mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+    username: str | Secret
+    password: Secret
+
+
+class TlsConfig(_Strict):
+    """TLS to the broker. With no files, the system's trusted CAs verify the broker."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    key_password: Secret | None = None
+    check_hostname: bool = True
+
+
+class ServerOverride(_Strict):
+    """Overrides for an AsyncAPI server, by name (``"*"`` applies to every server without one)."""
+
+    host: str | None = Field(
+        default=None, description="host:port, or several separated by commas (bootstrap list)"
+    )
+    protocol: str | None = None
+    sasl: SaslConfig | None = None
+    tls: TlsConfig | None = None
+
+
+class SpecEntry(_Strict):
+    path: Path
+    base_path: str | None = Field(default=None, description="prefix for every route, e.g. /v1")
+    server: str | None = Field(
+        default=None, description="the server to use when several of a channel's servers match"
+    )
+    actions: list[Literal["publish", "subscribe"]] | None = Field(
+        default=None, description="what clients may do on every channel, replacing the default"
+    )
+    channels: dict[str, ChannelOverride] = Field(default_factory=dict)
+
+
+class ChannelOverride(_Strict):
+    actions: list[Literal["publish", "subscribe"]] | None = None
+
+
+class ListenConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class LimitsConfig(_Strict):
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    max_batch_messages: int = Field(default=500, gt=0)
+
+
+class PublishConfig(_Strict):
+    timeout_seconds: float = Field(default=5.0, gt=0, description="deadline for the broker ack")
+
+
+class IdempotencyConfig(_Strict):
+    ttl_seconds: float = Field(default=86_400, gt=0)
+    max_entries: int = Field(default=100_000, gt=0)
+
+
+class SseConfig(_Strict):
+    heartbeat_seconds: float = Field(default=15.0, gt=0)
+    retry_ms: int = Field(default=2_000, ge=0)
+    batch_limit: int = Field(default=500, gt=0, description="messages written per flush at most")
+
+
+class PollConfig(_Strict):
+    default_limit: int = Field(default=100, gt=0)
+    max_limit: int = Field(default=1_000, gt=0)
+    max_wait_seconds: float = Field(default=30.0, ge=0)
+
+
+class CorsConfig(_Strict):
+    allow_origins: list[str] = Field(
+        default_factory=list, description="exact origins, or '*' for any; none by default"
+    )
+    allow_headers: list[str] = Field(
+        default_factory=lambda: [
+            "Content-Type", "Idempotency-Key", "Last-Event-ID", "Message-Key", "Authorization",
+        ]
+    )
+    expose_headers: list[str] = Field(default_factory=lambda: ["Location"])
+    allow_credentials: bool = False
+    max_age_seconds: int = Field(default=600, ge=0)
+
+
+class KafkaConfig(_Strict):
+    fetch_max_wait_ms: int = Field(
+        default=10, ge=0, description="streaming readers' fetch wait; keep low for Tansu"
+    )
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    linger_ms: int = Field(default=0, ge=0)
+    max_request_size: int = Field(default=1_048_576, gt=0)
+
+
+class GatewayConfig(_Strict):
+    """The whole gateway configuration (every key optional)."""
+
+    listen: ListenConfig = Field(default_factory=ListenConfig)
+    specs: list[SpecEntry] = Field(default_factory=list)
+    servers: dict[str, ServerOverride] = Field(default_factory=dict)
+    forward_headers: list[str] = Field(
+        default_factory=list, description="request headers copied into every Kafka record"
+    )
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    publish: PublishConfig = Field(default_factory=PublishConfig)
+    idempotency: IdempotencyConfig = Field(default_factory=IdempotencyConfig)
+    sse: SseConfig = Field(default_factory=SseConfig)
+    poll: PollConfig = Field(default_factory=PollConfig)
+    cors: CorsConfig = Field(default_factory=CorsConfig)
+    kafka: KafkaConfig = Field(default_factory=KafkaConfig)
+    drain_seconds: float = Field(default=5.0, ge=0, description="grace for streams on shutdown")
+
+    @field_validator("forward_headers")
+    @classmethod
+    def _no_credentials(cls, names: list[str]) -> list[str]:
+        return check_forwarded(names)
+
+    @classmethod
+    def load(cls, path: Path) -> GatewayConfig:
+        """Read a YAML or JSON config; relative spec paths are relative to the file."""
+        data: Any = parse_text(path.read_text(encoding="utf-8"), str(path)) or {}
+        config = cls.model_validate(data)
+        specs = [
+            entry.model_copy(update={"path": (path.parent / entry.path).resolve()})
+            for entry in config.specs
+        ]
+        return config.model_copy(update={"specs": specs})
+
+
+def check_forwarded(names: list[str]) -> list[str]:
+    """Refuse credential headers in a forwarding allowlist; return the names lowercased."""
+    lowered = [n.lower() for n in names]
+    refused = sorted(set(lowered) & NEVER_FORWARDED)
+    if refused:
+        raise ValueError(f"header(s) {refused} carry credentials and are never forwarded")
+    return lowered
+
+
+SpecEntry.model_rebuild()

@@ -1,0 +1,201 @@
+"""The gateway's lifecycle: load documents, compile routes, start endpoints, serve, drain, stop.
+
+Resources are entered in an ``AsyncExitStack`` and left in reverse: on shutdown, streams get their
+final event first, then the HTTP server stops, then the endpoints close. ``reload`` swaps the
+route table whole; in-flight requests keep the routes they resolved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from connectors.entrypoints.http import build_app
+from connectors.entrypoints.openapi import describe
+from connectors.entrypoints.state import HttpSettings, HttpState
+from connectors.registry import load_connectors
+from mesh.config import GatewayConfig, SaslConfig, Secret, TlsConfig
+from mesh.core.connector import Connector, Endpoint, EndpointSettings
+from mesh.core.errors import InvalidParameter
+from mesh.core.idempotency import IdempotencyStore
+from mesh.specs.compile import Compiled, compile_gateway
+from mesh.specs.loader import load_document
+from mesh.specs.problems import SpecError, SpecProblem
+from mesh.specs.source import Workspace
+
+__all__ = ["RunningGateway", "load", "serve"]
+
+log = logging.getLogger("mesh.gateway")
+
+
+@dataclass
+class RunningGateway:
+    """A started gateway: where it listens and what it serves."""
+
+    config: GatewayConfig
+    state: HttpState
+    compiled: Compiled
+    port: int
+    connectors: Mapping[str, Connector]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.listen.host}:{self.port}"
+
+    def reload(self) -> Compiled:
+        """Recompile the documents and swap the route table; endpoints must stay the same.
+
+        Raises ``SpecError`` (the running table is kept) when a document is now invalid or needs
+        an endpoint the gateway did not start.
+        """
+        compiled = load(self.config, self.connectors)
+        if set(compiled.endpoints) != set(self.state.endpoints):
+            raise SpecError([SpecProblem("", "", "the documents now need other endpoints; restart")])
+        self.state.routes = compiled.routes
+        self.compiled = compiled
+        return compiled
+
+
+def load(config: GatewayConfig, connectors: Mapping[str, Connector]) -> Compiled:
+    """Load every configured document and compile them; raise ``SpecError`` on any problem."""
+    protocols = frozenset(p for c in connectors.values() for p in c.protocols)
+    workspace = Workspace()
+    documents = [(load_document(entry.path, workspace), entry) for entry in config.specs]
+    compiled = compile_gateway(documents, config, protocols)
+    for doc, _ in documents:
+        for warning in doc.warnings:
+            log.warning("%s", warning)
+    for warning in compiled.warnings:
+        log.warning("%s", warning)
+    return compiled
+
+
+@asynccontextmanager
+async def serve(
+    config: GatewayConfig, connectors: Mapping[str, Connector] | None = None
+) -> AsyncIterator[RunningGateway]:
+    """Run the gateway until the block exits; the caller handles signals."""
+    connectors = connectors if connectors is not None else load_connectors()
+    compiled = load(config, connectors)
+    async with AsyncExitStack() as stack:
+        endpoints = await _start_endpoints(stack, compiled, config, connectors)
+        _check_addresses(compiled, endpoints)
+        state = HttpState(
+            routes=compiled.routes,
+            endpoints=endpoints,
+            settings=http_settings(config),
+            idempotency=IdempotencyStore(config.idempotency.ttl_seconds, config.idempotency.max_entries),
+            describe=describe,
+        )
+        runner = web.AppRunner(
+            build_app(state), handle_signals=False, access_log=None,
+            shutdown_timeout=config.drain_seconds + 1,
+        )
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, config.listen.host, config.listen.port, backlog=1024)
+        await site.start()
+        stack.push_async_callback(_drain, state, config.drain_seconds)
+        port = _bound_port(runner)
+        log.info("serving %d routes on http://%s:%d", len(compiled.routes.routes), config.listen.host, port)
+        yield RunningGateway(config, state, compiled, port, connectors)
+
+
+async def _start_endpoints(
+    stack: AsyncExitStack, compiled: Compiled, config: GatewayConfig,
+    connectors: Mapping[str, Connector],
+) -> dict[str, Endpoint]:
+    by_protocol = {p: c for c in connectors.values() for p in c.protocols}
+    endpoints: dict[str, Endpoint] = {}
+    for name, settings in compiled.endpoints.items():
+        endpoint = by_protocol[settings.protocol].create(connector_settings(settings, config))
+        await endpoint.start()
+        stack.push_async_callback(endpoint.close)
+        endpoints[name] = endpoint
+    return endpoints
+
+
+def _check_addresses(compiled: Compiled, endpoints: Mapping[str, Endpoint]) -> None:
+    """Refuse literal addresses the backend cannot use, at load rather than per request."""
+    problems = []
+    for route in compiled.routes.routes:
+        if not route.address.is_literal:
+            continue
+        try:
+            endpoints[route.endpoint].check_address(route.address.text)
+        except InvalidParameter as exc:
+            problems.append(SpecProblem(route.id, "/address", exc.detail))
+    if problems:
+        raise SpecError(problems)
+
+
+async def _drain(state: HttpState, seconds: float) -> None:
+    """Tell streams to end with their final event, and give them ``seconds`` to do so."""
+    state.closing.set()
+    if state.streams:
+        await asyncio.wait(set(state.streams), timeout=seconds)
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    address: Any = runner.addresses[0]
+    return int(address[1])
+
+
+def http_settings(config: GatewayConfig) -> HttpSettings:
+    return HttpSettings(
+        max_body_bytes=config.limits.max_body_bytes,
+        max_batch_messages=config.limits.max_batch_messages,
+        publish_timeout=config.publish.timeout_seconds,
+        subscribe_timeout=config.kafka.connect_timeout_seconds,
+        heartbeat_seconds=config.sse.heartbeat_seconds,
+        retry_ms=config.sse.retry_ms,
+        stream_batch_limit=config.sse.batch_limit,
+        poll_default_limit=config.poll.default_limit,
+        poll_max_limit=config.poll.max_limit,
+        poll_max_wait=config.poll.max_wait_seconds,
+        cors_origins=frozenset(config.cors.allow_origins),
+        cors_headers=tuple(config.cors.allow_headers),
+        cors_expose=tuple(config.cors.expose_headers),
+        cors_credentials=config.cors.allow_credentials,
+        cors_max_age=config.cors.max_age_seconds,
+    )
+
+
+def connector_settings(settings: EndpointSettings, config: GatewayConfig) -> EndpointSettings:
+    """Turn compiled settings into the plain options a connector reads, revealing secrets now."""
+    if settings.protocol != "kafka":
+        return EndpointSettings(settings.name, settings.protocol, settings.hosts, {})
+    options: dict[str, Any] = {
+        "secure": bool(settings.options.get("secure")),
+        "fetch_max_wait_ms": config.kafka.fetch_max_wait_ms,
+        "connect_timeout": config.kafka.connect_timeout_seconds,
+        "linger_ms": config.kafka.linger_ms,
+        "max_request_size": config.kafka.max_request_size,
+    }
+    sasl: SaslConfig | None = settings.options.get("sasl")
+    if sasl is not None:
+        options["sasl_mechanism"] = sasl.mechanism
+        options["sasl_username"] = _reveal(sasl.username)
+        options["sasl_password"] = sasl.password.reveal()
+    tls: TlsConfig | None = settings.options.get("tls")
+    if tls is not None:
+        options.update(
+            tls_ca_file=_path(tls.ca_file), tls_cert_file=_path(tls.cert_file),
+            tls_key_file=_path(tls.key_file), tls_check_hostname=tls.check_hostname,
+            tls_key_password=tls.key_password.reveal() if tls.key_password else None,
+        )
+    return EndpointSettings(settings.name, settings.protocol, settings.hosts, options)
+
+
+def _reveal(value: str | Secret) -> str:
+    return value if isinstance(value, str) else value.reveal()
+
+
+def _path(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,44 @@
+"""Publish-phase key: take the message key from a payload field named by a JSON pointer."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+from mesh.core.exchange import Exchange
+from mesh.core.media import is_json, parse_json
+from mesh.core.message import Message
+
+__all__ = ["KeyFromField"]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFromField:
+    """Sets the key from ``pointer`` when the client gave none; a missing field leaves no key.
+
+    Strings are used as they are, other values as their JSON text.
+    """
+
+    pointer: str
+
+    def __call__(self, exchange: Exchange, message: Message) -> Message:
+        if message.key is not None or not is_json(message.content_type):
+            return message
+        found = _lookup(parse_json(message.payload), self.pointer)
+        if found is None:
+            return message
+        text = found if isinstance(found, str) else json.dumps(found, separators=(",", ":"))
+        return replace(message, key=text.encode())
+
+
+def _lookup(value: Any, pointer: str) -> Any:
+    for raw in pointer[1:].split("/"):
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, dict) and token in value:
+            value = value[token]
+        elif isinstance(value, list) and token.isdigit() and int(token) < len(value):
+            value = value[int(token)]
+        else:
+            return None
+    return value

@@ -1,0 +1,329 @@
+"""Compile loaded AsyncAPI documents and the gateway config into routes and endpoint settings.
+
+The direction rule: a channel with a ``send`` operation can be subscribed to through the gateway,
+one with a ``receive`` operation can be published to. ``x-mesh.actions`` (document or channel) and
+the gateway config's ``actions`` replace it. A channel uses its ``servers`` (all the document's
+when absent) whose protocol a connector serves; ``x-mesh.server`` or the config's ``server`` picks
+one when several match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mesh.config import GatewayConfig, ServerOverride, SpecEntry
+from mesh.core.address import AddressTemplate, parse_template
+from mesh.core.connector import EndpointSettings
+from mesh.core.routes import Action, ChannelMessage, KeySource, Route, RouteTable
+from mesh.core.policy import Policy, PolicyChain
+from mesh.policies import KeyFromField, NameByMessage, SchemaValidation
+from mesh.specs import asyncapi as aa
+from mesh.specs.checks import channel_messages
+from mesh.specs.document import Document, Kind
+from mesh.specs.extension import ChannelExtension, DocumentExtension, read_extension
+from mesh.specs.problems import SpecError, SpecProblem, escape
+from mesh.specs.schemas import SchemaCompiler, payload_location
+
+__all__ = ["RESERVED_PATHS", "Compiled", "compile_gateway"]
+
+RESERVED_PATHS = ("/healthz", "/readyz", "/openapi.json")
+RESERVED_PREFIX = "/_mesh"
+DEFAULT_CONTENT_TYPE = "application/json"
+# secure protocol names -> the protocol their connector serves
+_SECURE = {"kafka-secure": "kafka", "mqtts": "mqtt", "secure-mqtt": "mqtt", "https": "http",
+           "wss": "ws"}
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """What the gateway serves: the route table, the endpoints it needs, and load warnings."""
+
+    routes: RouteTable
+    endpoints: Mapping[str, EndpointSettings]
+    documents: Sequence[Document] = ()
+    warnings: Sequence[str] = field(default_factory=tuple)
+
+
+def compile_gateway(
+    documents: Sequence[tuple[Document, SpecEntry]],
+    config: GatewayConfig,
+    protocols: frozenset[str],
+) -> Compiled:
+    """Build routes for every channel; raise ``SpecError`` on any collision or misconfiguration.
+
+    ``protocols`` are the server protocols the registered connectors serve.
+    """
+    builder = _Builder(config, protocols)
+    for doc, entry in documents:
+        if doc.kind is Kind.ASYNCAPI:
+            builder.add_document(doc, entry)
+    builder.check_collisions()
+    return Compiled(
+        RouteTable(builder.routes), dict(builder.endpoints), [d for d, _ in documents],
+        tuple(builder.warnings),
+    )
+
+
+class _Builder:
+    def __init__(self, config: GatewayConfig, protocols: frozenset[str]) -> None:
+        self.config = config
+        self.protocols = protocols
+        self.routes: list[Route] = []
+        self.origins: dict[str, str] = {}
+        self.endpoints: dict[str, EndpointSettings] = {}
+        self.warnings: list[str] = []
+
+    def add_document(self, doc: Document, entry: SpecEntry) -> None:
+        model: aa.AsyncApi = doc.model
+        ext = read_extension(DocumentExtension, model.extension("x-mesh"), str(doc.path), ("x-mesh",))
+        assert ext is None or isinstance(ext, DocumentExtension)
+        base = _base_path(entry.base_path or (ext.basePath if ext else None) or "")
+        compiler = SchemaCompiler(doc.workspace.files)
+        before = len(self.routes)
+        for channel_id, raw, pointer in doc.entries("channels"):
+            channel = doc.resolve(raw, aa.Channel, doc.path, pointer)
+            route = self._route(doc, entry, ext, base, channel_id, channel, compiler)
+            if route is not None:
+                self.routes.append(route)
+                self.origins[route.id] = f"{doc.path}: {pointer}"
+        if len(self.routes) == before:
+            raise SpecError([SpecProblem(
+                str(doc.path), "/channels",
+                "no channel can be served: none has an address, an operation and a server "
+                f"whose protocol is one of {sorted(self.protocols)}",
+            )])
+
+    def _route(
+        self, doc: Document, entry: SpecEntry, doc_ext: DocumentExtension | None, base: str,
+        channel_id: str, channel: Any, compiler: SchemaCompiler,
+    ) -> Route | None:
+        value: aa.Channel = channel.value
+        where = f"{doc.path}: {channel.pointer}"
+        ext = read_extension(
+            ChannelExtension, value.extension("x-mesh"), str(channel.file),
+            (*_tokens(channel.pointer), "x-mesh"),
+        )
+        if value.address is None:
+            self.warnings.append(f"{where}: skipped: the channel has no address")
+            return None
+        actions = self._actions(doc, entry, doc_ext, ext, channel_id, channel.pointer)
+        if not actions:
+            self.warnings.append(f"{where}: skipped: no operation lets clients use it")
+            return None
+        server = self._server(doc, entry, doc_ext, ext, value, where)
+        if server is None:
+            return None
+        template = parse_template(value.address)
+        messages = _messages(doc, channel, compiler)
+        key = (ext and ext.key) or (doc_ext and doc_ext.key)
+        headers = (ext and ext.headers) or (doc_ext and doc_ext.headers) or []
+        return Route(
+            id=f"{doc.path.name}#{channel.pointer}",
+            path=parse_template(base + "/" + value.address.lstrip("/")),
+            address=template,
+            endpoint=server,
+            actions=actions,
+            messages=messages,
+            parameters=_parameters(doc, value, channel),
+            key=KeySource(key.header, key.query, key.field) if key else KeySource(),
+            forward_headers=tuple(dict.fromkeys([*self.config.forward_headers, *headers])),
+            publish_chain=_publish_chain(messages, key.field if key else None),
+            subscribe_chain=PolicyChain((NameByMessage(messages),)),
+            title=value.title or value.summary,
+            description=value.description,
+        )
+
+    def _actions(
+        self, doc: Document, entry: SpecEntry, doc_ext: DocumentExtension | None,
+        ext: ChannelExtension | None, channel_id: str, pointer: str,
+    ) -> frozenset[Action]:
+        override = entry.channels.get(channel_id)
+        chosen = (
+            (override and override.actions) or entry.actions
+            or (ext and ext.actions) or (doc_ext and doc_ext.actions)
+        )
+        if chosen is not None:
+            return frozenset(Action(a) for a in chosen)
+        found: set[Action] = set()
+        for _, raw, op_pointer in doc.entries("operations"):
+            op = doc.resolve(raw, aa.Operation, doc.path, op_pointer).value
+            if doc.workspace.resolve(op.channel.ref, doc.path).pointer == pointer:
+                found.add(Action.SUBSCRIBE if op.action == "send" else Action.PUBLISH)
+        return frozenset(found)
+
+    def _server(
+        self, doc: Document, entry: SpecEntry, doc_ext: DocumentExtension | None,
+        ext: ChannelExtension | None, channel: aa.Channel, where: str,
+    ) -> str | None:
+        names = (
+            [doc.workspace.resolve(r.ref, doc.path).pointer.rsplit("/", 1)[-1] for r in channel.servers]
+            if channel.servers
+            else [name for name, _, _ in doc.entries("servers")]
+        )
+        usable = {}
+        for name in names:
+            server = doc.resolve(doc.data["servers"][name], aa.Server, doc.path, f"/servers/{name}")
+            settings = self._settings(name, server.value)
+            if settings.protocol in self.protocols:
+                usable[name] = settings
+        wanted = entry.server or (ext and ext.server) or (doc_ext and doc_ext.server)
+        if wanted is not None:
+            usable = {k: v for k, v in usable.items() if k == wanted}
+        if not usable:
+            self.warnings.append(
+                f"{where}: skipped: no server with a protocol in {sorted(self.protocols)}"
+                + (f" named {wanted!r}" if wanted else "")
+            )
+            return None
+        if len(usable) > 1:
+            raise SpecError([SpecProblem(
+                str(doc.path), where.split(": ", 1)[1],
+                f"servers {sorted(usable)} all match; pick one with x-mesh.server or the gateway "
+                "config's 'server'",
+            )])
+        name, settings = next(iter(usable.items()))
+        return self._endpoint(settings)
+
+    def _settings(self, name: str, server: aa.Server) -> EndpointSettings:
+        override = self.config.servers.get(name) or self.config.servers.get("*") or ServerOverride()
+        host = override.host or _server_host(server)
+        protocol = (override.protocol or server.protocol).lower()
+        options: dict[str, Any] = {"secure": protocol in _SECURE or override.tls is not None}
+        if override.sasl:
+            options["sasl"] = override.sasl
+        if override.tls:
+            options["tls"] = override.tls
+        return EndpointSettings(
+            name=name,
+            protocol=_SECURE.get(protocol, protocol),
+            hosts=tuple(h.strip() for h in host.split(",") if h.strip()),
+            options=options,
+        )
+
+    def _endpoint(self, settings: EndpointSettings) -> str:
+        """Share one endpoint between servers that reach the same brokers the same way."""
+        for name, known in self.endpoints.items():
+            if (known.protocol, known.hosts, known.options) == (
+                settings.protocol, settings.hosts, settings.options,
+            ):
+                return name
+        name, n = settings.name, 2
+        while name in self.endpoints:
+            name, n = f"{settings.name}-{n}", n + 1
+        self.endpoints[name] = EndpointSettings(name, settings.protocol, settings.hosts, settings.options)
+        return name
+
+    def check_collisions(self) -> None:
+        problems = []
+        for i, route in enumerate(self.routes):
+            reason = _reserved(route.path)
+            if reason:
+                problems.append(self._problem(route, reason))
+            for other in self.routes[:i]:
+                if _overlap(route.path, other.path):
+                    problems.append(self._problem(
+                        route, f"path {route.path.text!r} collides with {self.origins[other.id]}; "
+                        "give one document a base path",
+                    ))
+        if problems:
+            raise SpecError(problems)
+
+    def _problem(self, route: Route, message: str) -> SpecProblem:
+        file, pointer = self.origins[route.id].split(": ", 1)
+        return SpecProblem(file, pointer + "/address", message)
+
+
+def _base_path(value: str) -> str:
+    value = value.strip()
+    if value and not value.startswith("/"):
+        value = "/" + value
+    return value.rstrip("/")
+
+
+def _tokens(pointer: str) -> tuple[str, ...]:
+    return tuple(t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:])
+
+
+def _server_host(server: aa.Server) -> str:
+    host = server.host
+    for name, variable in (server.variables or {}).items():
+        default = getattr(variable, "default", None)
+        if default is not None:
+            host = host.replace("{" + name + "}", default)
+    return host
+
+
+def _messages(doc: Document, channel: Any, compiler: SchemaCompiler) -> tuple[ChannelMessage, ...]:
+    default = doc.model.defaultContentType or DEFAULT_CONTENT_TYPE
+    out = []
+    for key, message in channel_messages(doc, channel.value, channel.file, channel.pointer):
+        value = _with_traits(doc, message)
+        located = doc.locate(value.payload, message.file, message.pointer + "/payload")
+        found = None if value.payload is None else payload_location(located.value, located.pointer)
+        check = compiler.compile(located.file, found[1]) if found is not None else None
+        out.append(ChannelMessage(
+            name=value.name or key,
+            content_type=(value.contentType or default).split(";")[0].strip().lower(),
+            accepts=check,
+            title=value.title or value.summary,
+            payload_schema=compiler.inline(located.file, found[1]) if found is not None else None,
+        ))
+    return tuple(out)
+
+
+def _with_traits(doc: Document, message: Any) -> aa.Message:
+    """Apply message traits: a field the message sets itself wins over its traits'."""
+    value: aa.Message = message.value
+    merged: dict[str, Any] = {}
+    for index, trait in enumerate(value.traits or []):
+        found = doc.resolve(trait, aa.MessageTrait, message.file, f"{message.pointer}/traits/{index}")
+        merged.update(found.value.model_dump(exclude_unset=True, by_alias=True))
+    merged.update(value.model_dump(exclude_unset=True, by_alias=True, exclude={"traits"}))
+    return aa.Message.model_validate(merged)
+
+
+def _parameters(doc: Document, channel: aa.Channel, located: Any) -> dict[str, frozenset[str] | None]:
+    out: dict[str, frozenset[str] | None] = {}
+    for name, raw in (channel.parameters or {}).items():
+        pointer = f"{located.pointer}/parameters/{escape(name)}"
+        parameter = doc.resolve(raw, aa.Parameter, located.file, pointer).value
+        out[name] = frozenset(parameter.enum) if parameter.enum else None
+    return out
+
+
+def _publish_chain(messages: tuple[ChannelMessage, ...], key_field: str | None) -> PolicyChain:
+    policies: list[Policy] = [SchemaValidation(messages)]
+    if key_field is not None:
+        policies.append(KeyFromField(key_field))
+    return PolicyChain(tuple(policies))
+
+
+def _reserved(path: AddressTemplate) -> str | None:
+    probe = path.text.split("{", 1)[0]
+    if path.text in RESERVED_PATHS or probe == RESERVED_PREFIX or probe.startswith(RESERVED_PREFIX + "/"):
+        return f"path {path.text!r} is reserved for the gateway's own routes"
+    for reserved in RESERVED_PATHS:
+        if path.match(reserved) is not None:
+            return f"path {path.text!r} would capture the gateway's own route {reserved}"
+    return None
+
+
+def _overlap(a: AddressTemplate, b: AddressTemplate) -> bool:
+    if a.is_literal and b.is_literal:
+        return a.text == b.text
+    if a.is_literal:
+        return b.match(a.text) is not None
+    if b.is_literal:
+        return a.match(b.text) is not None
+    return _shape(a) == _shape(b) or a.match(_sample(b)) is not None or b.match(_sample(a)) is not None
+
+
+def _shape(template: AddressTemplate) -> str:
+    return template.render({name: "{}" for name in template.parameters})
+
+
+def _sample(template: AddressTemplate) -> str:
+    return template.render({name: "x" for name in template.parameters})
+

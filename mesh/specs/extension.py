@@ -1,0 +1,78 @@
+"""The ``x-mesh`` extension: what a document or a channel says about how the gateway serves it.
+
+At the document root it sets defaults for every channel; on a channel it overrides them.
+``mesh schema x-mesh`` prints the JSON Schema of both for editors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mesh.specs.model import problems_from
+from mesh.config import check_forwarded
+from mesh.specs.problems import SpecError
+
+__all__ = ["ChannelExtension", "DocumentExtension", "KeyExtension", "read_extension"]
+
+ActionName = Literal["publish", "subscribe"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class KeyExtension(_Strict):
+    """Where the message key comes from; an explicit header or query value wins over ``field``."""
+
+    field: str | None = Field(
+        default=None, description="JSON pointer into the payload, e.g. /order/id"
+    )
+    header: str = Field(default="Message-Key", description="request header carrying the key")
+    query: str = Field(default="key", description="query parameter carrying the key")
+
+    @field_validator("field")
+    @classmethod
+    def _pointer(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError("'field' is a JSON pointer and starts with '/'")
+        return value
+
+
+class ChannelExtension(_Strict):
+    """``x-mesh`` on a channel."""
+
+    actions: list[ActionName] | None = Field(
+        default=None,
+        description="what clients may do, replacing the direction rule: publish and/or subscribe",
+    )
+    key: KeyExtension | None = None
+    headers: list[str] | None = Field(
+        default=None, description="request headers copied into Kafka record headers"
+    )
+    server: str | None = Field(default=None, description="server to use when several match")
+
+    @field_validator("headers")
+    @classmethod
+    def _no_credentials(cls, names: list[str] | None) -> list[str] | None:
+        return None if names is None else check_forwarded(names)
+
+
+class DocumentExtension(ChannelExtension):
+    """``x-mesh`` at the document root: defaults for every channel, plus the base path."""
+
+    basePath: str | None = Field(default=None, description="prefix for every route, e.g. /v1")
+
+
+def read_extension(
+    model: type[ChannelExtension], value: Any, file: str, pointer: tuple[object, ...]
+) -> ChannelExtension | None:
+    """Validate an ``x-mesh`` value; raise ``SpecError`` pointing into it when invalid."""
+    if value is None:
+        return None
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        raise SpecError(problems_from(exc, file, pointer)) from exc
+
