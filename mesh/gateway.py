@@ -56,7 +56,9 @@ class RunningGateway:
         """
         compiled = load(self.config, self.connectors)
         if set(compiled.endpoints) != set(self.state.endpoints):
-            raise SpecError([SpecProblem("", "", "the documents now need other endpoints; restart")])
+            raise SpecError(
+                [SpecProblem("", "", "the documents now need other endpoints; restart")]
+            )
         self.state.routes = compiled.routes
         self.compiled = compiled
         return compiled
@@ -69,8 +71,8 @@ def load(config: GatewayConfig, connectors: Mapping[str, Connector]) -> Compiled
     documents = [(load_document(entry.path, workspace), entry) for entry in config.specs]
     compiled = compile_gateway(documents, config, protocols)
     for doc, _ in documents:
-        for warning in doc.warnings:
-            log.warning("%s", warning)
+        for problem in doc.warnings:
+            log.warning("%s", problem)
     for warning in compiled.warnings:
         log.warning("%s", warning)
     return compiled
@@ -90,11 +92,15 @@ async def serve(
             routes=compiled.routes,
             endpoints=endpoints,
             settings=http_settings(config),
-            idempotency=IdempotencyStore(config.idempotency.ttl_seconds, config.idempotency.max_entries),
+            idempotency=IdempotencyStore(
+                config.idempotency.ttl_seconds, config.idempotency.max_entries
+            ),
             describe=describe,
         )
         runner = web.AppRunner(
-            build_app(state), handle_signals=False, access_log=None,
+            build_app(state),
+            handle_signals=False,
+            access_log=None,
             shutdown_timeout=config.drain_seconds + 1,
         )
         await runner.setup()
@@ -103,12 +109,19 @@ async def serve(
         await site.start()
         stack.push_async_callback(_drain, state, config.drain_seconds)
         port = _bound_port(runner)
-        log.info("serving %d routes on http://%s:%d", len(compiled.routes.routes), config.listen.host, port)
+        log.info(
+            "serving %d routes on http://%s:%d",
+            len(compiled.routes.routes),
+            config.listen.host,
+            port,
+        )
         yield RunningGateway(config, state, compiled, port, connectors)
 
 
 async def _start_endpoints(
-    stack: AsyncExitStack, compiled: Compiled, config: GatewayConfig,
+    stack: AsyncExitStack,
+    compiled: Compiled,
+    config: GatewayConfig,
     connectors: Mapping[str, Connector],
 ) -> dict[str, Endpoint]:
     by_protocol = {p: c for c in connectors.values() for p in c.protocols}
@@ -186,8 +199,10 @@ def connector_settings(settings: EndpointSettings, config: GatewayConfig) -> End
     tls: TlsConfig | None = settings.options.get("tls")
     if tls is not None:
         options.update(
-            tls_ca_file=_path(tls.ca_file), tls_cert_file=_path(tls.cert_file),
-            tls_key_file=_path(tls.key_file), tls_check_hostname=tls.check_hostname,
+            tls_ca_file=_path(tls.ca_file),
+            tls_cert_file=_path(tls.cert_file),
+            tls_key_file=_path(tls.key_file),
+            tls_check_hostname=tls.check_hostname,
             tls_key_password=tls.key_password.reveal() if tls.key_password else None,
         )
     return EndpointSettings(settings.name, settings.protocol, settings.hosts, options)

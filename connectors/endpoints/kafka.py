@@ -19,9 +19,9 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.protocol.transaction import InitProducerIdRequest
 
+from connectors.endpoints.kafka_cursor import encode_cursor, topic_tag
 from connectors.endpoints.kafka_options import KafkaOptions
 from connectors.endpoints.kafka_stream import KafkaSubscription
-from connectors.endpoints.kafka_cursor import encode_cursor, topic_tag
 from mesh.core.connector import EndpointSettings, StartAt, Subscription
 from mesh.core.errors import BrokerRejected, InvalidParameter, NotSent, OutcomeUnknown
 from mesh.core.message import Message, Receipt
@@ -121,7 +121,9 @@ class KafkaEndpoint:
             async with asyncio.timeout(min(timeout, self.options.connect_timeout)):
                 partitions = sorted(await producer.partitions_for(topic))
                 partition: int = self._partitioner(key, partitions, partitions)
-                leader = producer.client.cluster.leader_for_partition(TopicPartition(topic, partition))
+                leader = producer.client.cluster.leader_for_partition(
+                    TopicPartition(topic, partition)
+                )
                 if leader is None or leader < 0 or not await producer.client.ready(leader):
                     raise NotSent("the broker holding the partition cannot be reached")
                 return partition
@@ -136,7 +138,9 @@ class KafkaEndpoint:
             except (OSError, KafkaError) as exc:
                 log.warning("kafka endpoint %s: cannot connect yet: %s", self.name, exc)
                 await asyncio.sleep(_RECONNECT_DELAY)
-        log.info("kafka endpoint %s connected (idempotent producer: %s)", self.name, self.idempotent)
+        log.info(
+            "kafka endpoint %s connected (idempotent producer: %s)", self.name, self.idempotent
+        )
 
     async def _start_producer(self) -> AIOKafkaProducer:
         producer = AIOKafkaProducer(
@@ -170,7 +174,9 @@ class KafkaEndpoint:
         if error is not None:
             log.info(
                 "kafka endpoint %s: the broker refuses InitProducerId (%s); "
-                "producing with acks=all without idempotence", self.name, error,
+                "producing with acks=all without idempotence",
+                self.name,
+                error,
             )
             return False
         return True

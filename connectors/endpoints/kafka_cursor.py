@@ -36,7 +36,7 @@ def decode_cursor(cursor: str, tag: str) -> dict[int, int]:
         raise InvalidCursor("cursor is too long")
     if not cursor.startswith(_PREFIX):
         raise InvalidCursor("cursor has an unknown format or version")
-    encoded = cursor[len(_PREFIX):]
+    encoded = cursor[len(_PREFIX) :]
     try:
         text = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("ascii")
         owner, _, body = text.partition("|")

@@ -40,7 +40,9 @@ class KafkaOptions:
 
     def client_args(self) -> dict[str, Any]:
         """Connection arguments shared by aiokafka producers, consumers and clients."""
-        protocol = ("SASL_" if self.sasl_mechanism else "") + ("SSL" if self.secure else "PLAINTEXT")
+        protocol = ("SASL_" if self.sasl_mechanism else "") + (
+            "SSL" if self.secure else "PLAINTEXT"
+        )
         args: dict[str, Any] = {
             "bootstrap_servers": list(self.bootstrap),
             "security_protocol": protocol,

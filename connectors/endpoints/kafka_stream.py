@@ -82,19 +82,23 @@ class KafkaSubscription:
             await asyncio.sleep(min(timeout, _TOPIC_WAIT_SECONDS))
             return []
         try:
-            batches = await self._consumer.getmany(timeout_ms=int(timeout * 1000), max_records=limit)
+            batches = await self._consumer.getmany(
+                timeout_ms=int(timeout * 1000), max_records=limit
+            )
         except OffsetOutOfRangeError as exc:
             return await self._restart_out_of_range(exc)
-        items: list[StreamItem] = []
+        messages: list[StreamItem] = []
         for tp, records in batches.items():
             for record in records:
                 self._positions[tp.partition] = record.offset + 1
-                items.append(self._message(record))
-        return items
+                messages.append(self._message(record))
+        return messages
 
     def _message(self, record: ConsumerRecord[Any, Any]) -> Message:
         headers = tuple((k, bytes(v or b"")) for k, v in record.headers)
-        content_type = next((v.decode(errors="replace") for k, v in headers if k == "content-type"), None)
+        content_type = next(
+            (v.decode(errors="replace") for k, v in headers if k == "content-type"), None
+        )
         return Message(
             payload=record.value or b"",
             key=record.key,
@@ -128,15 +132,23 @@ class KafkaSubscription:
             return target
         reason, restart = ("retention", low) if target < low else ("ahead", high)
         self._positions[partition] = restart
-        self._pending.append(Restart(reason, self.cursor, {
-            "partition": partition, "requested": target, "restart": restart,
-        }))
+        self._pending.append(
+            Restart(
+                reason,
+                self.cursor,
+                {
+                    "partition": partition,
+                    "requested": target,
+                    "restart": restart,
+                },
+            )
+        )
         return restart
 
     async def _partitions(self) -> list[int]:
         known = self._consumer.partitions_for_topic(self._topic)
         if known is None:
-            await self._consumer._client.force_metadata_update()  # noqa: SLF001
+            await self._consumer._client.force_metadata_update()
             known = self._consumer.partitions_for_topic(self._topic)
         return sorted(known or ())
 
@@ -152,7 +164,9 @@ class KafkaSubscription:
             return
         tps = [TopicPartition(self._topic, p) for p in partitions]
         self._consumer.assign(tps)
-        first = await self._consumer.beginning_offsets([TopicPartition(self._topic, p) for p in added])
+        first = await self._consumer.beginning_offsets(
+            [TopicPartition(self._topic, p) for p in added]
+        )
         for tp, offset in first.items():
             self._positions[tp.partition] = offset
         for partition, offset in self._positions.items():
@@ -170,4 +184,3 @@ class KafkaSubscription:
             self._consumer.seek(tp, restart)
         items, self._pending = self._pending, []
         return items
-

@@ -84,17 +84,21 @@ class _MemorySubscription:
     async def next_batch(self, limit: int, timeout: float) -> list[StreamItem]:
         log = self._endpoint.logs[self._address]
         if self._offset >= len(log):
-            async with self._endpoint._changed:  # noqa: SLF001 - same module family
+            async with self._endpoint._changed:
                 try:
-                    await asyncio.wait_for(self._endpoint._changed.wait(), timeout)  # noqa: SLF001
+                    await asyncio.wait_for(self._endpoint._changed.wait(), timeout)
                 except TimeoutError:
                     return []
         items: list[StreamItem] = []
         for message in log[self._offset : self._offset + limit]:
             self._offset += 1
-            items.append(replace(
-                message, cursor=self.cursor, position={"partition": 0, "offset": self._offset - 1}
-            ))
+            items.append(
+                replace(
+                    message,
+                    cursor=self.cursor,
+                    position={"partition": 0, "offset": self._offset - 1},
+                )
+            )
         return items
 
     async def close(self) -> None:

@@ -23,7 +23,9 @@ def allowed_origin(settings: HttpSettings, origin: str | None) -> str | None:
     return None
 
 
-def add_cors_headers(settings: HttpSettings, request: web.Request, response: web.StreamResponse) -> None:
+def add_cors_headers(
+    settings: HttpSettings, request: web.Request, response: web.StreamResponse
+) -> None:
     """Add the CORS response headers for an allowed ``Origin``; call before the response starts."""
     allow = allowed_origin(settings, request.headers.get("Origin"))
     if allow is None:
@@ -44,11 +46,14 @@ def preflight(settings: HttpSettings, request: web.Request, methods: Iterable[st
         return web.Response(status=204, headers={"Allow": allowed})
     if allowed_origin(settings, origin) is None:
         raise OriginNotAllowed(f"origin {origin!r} is not allowed")
-    response = web.Response(status=204, headers={
-        "Allow": allowed,
-        "Access-Control-Allow-Methods": allowed,
-        "Access-Control-Allow-Headers": ", ".join(settings.cors_headers),
-        "Access-Control-Max-Age": str(settings.cors_max_age),
-    })
+    response = web.Response(
+        status=204,
+        headers={
+            "Allow": allowed,
+            "Access-Control-Allow-Methods": allowed,
+            "Access-Control-Allow-Headers": ", ".join(settings.cors_headers),
+            "Access-Control-Max-Age": str(settings.cors_max_age),
+        },
+    )
     add_cors_headers(settings, request, response)
     return response

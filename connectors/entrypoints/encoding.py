@@ -50,7 +50,7 @@ def sse_comment(text: str) -> bytes:
 
 
 def message_json(message: Message) -> dict[str, Any]:
-    """A message as JSON: the payload as a JSON value, UTF-8 text or base64, said by ``encoding``."""
+    """A message as JSON: the payload as a JSON value, UTF-8 text or base64 (see ``encoding``)."""
     payload, encoding = _payload(message)
     return {
         "cursor": message.cursor,

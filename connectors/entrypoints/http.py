@@ -53,13 +53,17 @@ async def _problems(request: web.Request, handler: Handler) -> web.StreamRespons
         response = problem_response(exc, request.path)
     except web.HTTPException as exc:
         if exc.status == 404:
-            response = problem_response(RouteNotFound(f"no route at {request.path!r}"), request.path)
+            response = problem_response(
+                RouteNotFound(f"no route at {request.path!r}"), request.path
+            )
         elif exc.status == 405:
             allowed = sorted(getattr(exc, "allowed_methods", ()) or ("GET",))
-            response = problem_response(MethodNotAllowed("method not allowed", allowed), request.path)
+            response = problem_response(
+                MethodNotAllowed("method not allowed", allowed), request.path
+            )
         else:
             raise
-    except Exception as exc:  # noqa: BLE001 - the last line of defence answers 500 and logs
+    except Exception as exc:
         response = internal_error(exc, request.path)
     if not response.prepared:
         add_cors_headers(state.settings, request, response)
@@ -73,7 +77,9 @@ async def _channel(request: web.Request) -> web.StreamResponse:
     if request.method == "OPTIONS":
         return preflight(state.settings, request, methods)
     if request.method not in methods:
-        raise MethodNotAllowed(f"{request.method} is not allowed on this channel", [*methods, "OPTIONS"])
+        raise MethodNotAllowed(
+            f"{request.method} is not allowed on this channel", [*methods, "OPTIONS"]
+        )
     topic = match.route.topic(match.values)
     state.endpoints[match.route.endpoint].check_address(topic)
     if request.method == "POST":
@@ -103,7 +109,9 @@ async def _readyz(request: web.Request) -> web.Response:
     state = request.app[STATE]
     waiting = sorted(name for name, endpoint in state.endpoints.items() if not endpoint.ready)
     if state.closing.is_set():
-        return json_response(problem_body("not-ready", "the gateway is shutting down"), 503, PROBLEM_JSON)
+        return json_response(
+            problem_body("not-ready", "the gateway is shutting down"), 503, PROBLEM_JSON
+        )
     if waiting:
         body = problem_body("not-ready", "endpoints not connected yet", endpoints=waiting)
         return json_response(body, 503, PROBLEM_JSON)
@@ -128,5 +136,10 @@ async def _problem_type(request: web.Request) -> web.Response:
 
 def _describe(code: str) -> dict[str, object]:
     kind = PROBLEM_TYPES[code]
-    return {"type": problem_uri(code), "code": code, "status": kind.status, "title": kind.title,
-            "description": kind.description}
+    return {
+        "type": problem_uri(code),
+        "code": code,
+        "status": kind.status,
+        "title": kind.title,
+        "description": kind.description,
+    }

@@ -66,13 +66,28 @@ def _publish(route: Route) -> dict[str, Any]:
         ],
         "requestBody": {"required": True, "content": content},
         "responses": {
-            "201": {"description": "acknowledged by the broker",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Receipt"}}}},
-            "200": {"description": "batch: every message acknowledged",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchResult"}}}},
-            "207": {"description": "batch: some messages failed",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchResult"}}}},
-            **{code: {"$ref": f"#/components/responses/{code}"} for code in ("400", "413", "415", "503", "504")},
+            "201": {
+                "description": "acknowledged by the broker",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Receipt"}}
+                },
+            },
+            "200": {
+                "description": "batch: every message acknowledged",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/BatchResult"}}
+                },
+            },
+            "207": {
+                "description": "batch: some messages failed",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/BatchResult"}}
+                },
+            },
+            **{
+                code: {"$ref": f"#/components/responses/{code}"}
+                for code in ("400", "413", "415", "503", "504")
+            },
         },
     }
 
@@ -80,7 +95,7 @@ def _publish(route: Route) -> dict[str, Any]:
 def _subscribe(route: Route) -> dict[str, Any]:
     return {
         "operationId": f"subscribe {route.path.text}",
-        "summary": "Read messages: an SSE stream (text/event-stream) or a long poll (application/json)",
+        "summary": "Read messages: an SSE stream, or a long poll answered as JSON",
         "parameters": [
             {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}},
             {"name": "cursor", "in": "query", "schema": {"type": "string"}},
@@ -89,40 +104,86 @@ def _subscribe(route: Route) -> dict[str, Any]:
             {"name": "wait", "in": "query", "schema": {"type": "number", "minimum": 0}},
         ],
         "responses": {
-            "200": {"description": "a stream of events, or a page of messages",
-                    "content": {
-                        "text/event-stream": {"schema": {"type": "string"}},
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Page"}},
-                    }},
+            "200": {
+                "description": "a stream of events, or a page of messages",
+                "content": {
+                    "text/event-stream": {"schema": {"type": "string"}},
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Page"}},
+                },
+            },
             **{code: {"$ref": f"#/components/responses/{code}"} for code in ("400", "406", "503")},
         },
     }
 
 
 def _responses() -> dict[str, Any]:
-    text = {"400": "invalid input", "406": "not acceptable", "413": "body too large",
-            "415": "unsupported content type", "503": "broker unavailable, nothing sent",
-            "504": "outcome unknown"}
-    return {code: {"description": d, "content": {"application/problem+json": {"schema": _PROBLEM}}}
-            for code, d in text.items()}
+    text = {
+        "400": "invalid input",
+        "406": "not acceptable",
+        "413": "body too large",
+        "415": "unsupported content type",
+        "503": "broker unavailable, nothing sent",
+        "504": "outcome unknown",
+    }
+    return {
+        code: {"description": d, "content": {"application/problem+json": {"schema": _PROBLEM}}}
+        for code, d in text.items()
+    }
 
 
 def _components() -> dict[str, Any]:
-    receipt = {"type": "object", "required": ["cursor"], "properties": {
-        "partition": {"type": "integer"}, "offset": {"type": "integer"}, "cursor": {"type": "string"}}}
+    receipt = {
+        "type": "object",
+        "required": ["cursor"],
+        "properties": {
+            "partition": {"type": "integer"},
+            "offset": {"type": "integer"},
+            "cursor": {"type": "string"},
+        },
+    }
     return {
-        "Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
-            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-            "detail": {"type": "string"}, "instance": {"type": "string"}, "code": {"type": "string"}}},
+        "Problem": {
+            "type": "object",
+            "required": ["type", "title", "status"],
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "instance": {"type": "string"},
+                "code": {"type": "string"},
+            },
+        },
         "Receipt": receipt,
-        "Batch": {"type": "array", "minItems": 1, "items": {
-            "type": "object", "required": ["payload"], "additionalProperties": False, "properties": {
-                "payload": {}, "key": {"type": "string"},
-                "headers": {"type": "object", "additionalProperties": {"type": "string"}}}}},
-        "BatchResult": {"type": "object", "properties": {"results": {"type": "array", "items": {
-            "type": "object", "properties": {"status": {"type": "integer"}}}}}},
-        "Page": {"type": "object", "properties": {
-            "messages": {"type": "array", "items": {"type": "object"}},
-            "restarts": {"type": "array", "items": {"type": "object"}},
-            "cursor": {"type": "string"}}},
+        "Batch": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["payload"],
+                "additionalProperties": False,
+                "properties": {
+                    "payload": {},
+                    "key": {"type": "string"},
+                    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+            },
+        },
+        "BatchResult": {
+            "type": "object",
+            "properties": {
+                "results": {
+                    "type": "array",
+                    "items": {"type": "object", "properties": {"status": {"type": "integer"}}},
+                }
+            },
+        },
+        "Page": {
+            "type": "object",
+            "properties": {
+                "messages": {"type": "array", "items": {"type": "object"}},
+                "restarts": {"type": "array", "items": {"type": "object"}},
+                "cursor": {"type": "string"},
+            },
+        },
     }

@@ -18,7 +18,9 @@ PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("mesh.http")
 
 
-def problem_body(code: str, detail: str, instance: str | None = None, **extensions: Any) -> dict[str, Any]:
+def problem_body(
+    code: str, detail: str, instance: str | None = None, **extensions: Any
+) -> dict[str, Any]:
     kind = PROBLEM_TYPES[code]
     body: dict[str, Any] = {
         "type": problem_uri(code),
@@ -48,7 +50,9 @@ def internal_error(exc: BaseException, instance: str) -> web.Response:
     return json_response(body, 500, PROBLEM_JSON)
 
 
-def json_response(body: Any, status: int = 200, content_type: str = "application/json") -> web.Response:
+def json_response(
+    body: Any, status: int = 200, content_type: str = "application/json"
+) -> web.Response:
     return web.Response(
         body=json.dumps(body, separators=(",", ":")).encode(),
         status=status,

@@ -35,7 +35,9 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
 
 
-async def publish(state: HttpState, request: web.Request, match: RouteMatch, topic: str) -> web.Response:
+async def publish(
+    state: HttpState, request: web.Request, match: RouteMatch, topic: str
+) -> web.Response:
     """Handle a POST to a channel that may be published to."""
     route = match.route
     kind = media_type(request.headers.get("Content-Type"))
@@ -92,7 +94,9 @@ async def _publish(
     return json_response(receipt, 201)
 
 
-async def _send(state: HttpState, match: RouteMatch, topic: str, message: Message) -> dict[str, Any]:
+async def _send(
+    state: HttpState, match: RouteMatch, topic: str, message: Message
+) -> dict[str, Any]:
     exchange = Exchange(match.route, match.values)
     message = match.route.publish_chain.apply(exchange, message)
     endpoint = state.endpoints[match.route.endpoint]
@@ -111,7 +115,9 @@ async def _publish_batch(
         raise InvalidRequest(f"a batch holds at most {limit} messages", limit=limit)
     common = _forwarded(request.headers, match.route.forward_headers)
     messages = [_batch_message(entry, index, common) for index, entry in enumerate(entries)]
-    results = await asyncio.gather(*(_outcome(state, match, topic, m, request.path) for m in messages))
+    results = await asyncio.gather(
+        *(_outcome(state, match, topic, m, request.path) for m in messages)
+    )
     status = 200 if all(r["status"] == 201 for r in results) else 207
     return json_response({"results": results}, status)
 
@@ -136,7 +142,8 @@ def _batch_message(entry: Any, index: int, common: Headers) -> Message | MeshErr
     if unknown or not (key is None or isinstance(key, str)) or not _string_map(headers):
         return InvalidRequest(
             f"batch entry {index}: 'key' is a string, 'headers' maps names to strings, "
-            "and nothing else is allowed", index=index,
+            "and nothing else is allowed",
+            index=index,
         )
     return Message(
         payload=json.dumps(entry["payload"], separators=(",", ":")).encode(),

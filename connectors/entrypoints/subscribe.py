@@ -36,7 +36,9 @@ _FIRST_FETCH = 0.5
 
 
 @asynccontextmanager
-async def _opened(state: HttpState, request: web.Request, match: RouteMatch, topic: str) -> AsyncIterator[Subscription]:
+async def _opened(
+    state: HttpState, request: web.Request, match: RouteMatch, topic: str
+) -> AsyncIterator[Subscription]:
     cursor = request.headers.get("Last-Event-ID") or request.query.get("cursor") or None
     endpoint = state.endpoints[match.route.endpoint]
     subscription = await endpoint.subscribe(
@@ -62,22 +64,28 @@ def _named(match: RouteMatch, items: list[StreamItem]) -> list[StreamItem]:
     return [item if isinstance(item, Restart) else chain.apply(exchange, item) for item in items]
 
 
-async def stream(state: HttpState, request: web.Request, match: RouteMatch, topic: str) -> web.StreamResponse:
+async def stream(
+    state: HttpState, request: web.Request, match: RouteMatch, topic: str
+) -> web.StreamResponse:
     """Serve an SSE stream until the client leaves or the gateway shuts down."""
     settings = state.settings
     async with _opened(state, request, match, topic) as subscription:
-        response = web.StreamResponse(headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-        })
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
         add_cors_headers(settings, request, response)
         await response.prepare(request)
         task = asyncio.current_task()
         assert task is not None
         state.streams.add(task)
         try:
-            await response.write(f"retry: {settings.retry_ms}\n".encode() + sse_comment("stream open"))
+            await response.write(
+                f"retry: {settings.retry_ms}\n".encode() + sse_comment("stream open")
+            )
             await _pump(state, match, subscription, response)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
@@ -105,16 +113,18 @@ async def _pump(
             await response.write(sse_comment("keepalive"))
             idle_since = loop.time()
     with suppress(ConnectionResetError):
-        await response.write(sse_notice(
-            "mesh.shutdown", {"reason": "shutdown", "cursor": subscription.cursor}
-        ))
+        await response.write(
+            sse_notice("mesh.shutdown", {"reason": "shutdown", "cursor": subscription.cursor})
+        )
         await response.write_eof()
 
 
-async def poll(state: HttpState, request: web.Request, match: RouteMatch, topic: str) -> web.Response:
+async def poll(
+    state: HttpState, request: web.Request, match: RouteMatch, topic: str
+) -> web.Response:
     """Return up to ``limit`` messages after the cursor, waiting up to ``wait`` s for the first."""
     settings = state.settings
-    limit = _number(request, "limit", settings.poll_default_limit, 1, settings.poll_max_limit)
+    limit = int(_number(request, "limit", settings.poll_default_limit, 1, settings.poll_max_limit))
     wait = float(_number(request, "wait", 0, 0, settings.poll_max_wait, kind=float))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
@@ -131,7 +141,8 @@ async def poll(state: HttpState, request: web.Request, match: RouteMatch, topic:
             "messages": [message_json(i) for i in named if not isinstance(i, Restart)],
             "restarts": [
                 {"reason": i.reason, "cursor": i.cursor, **i.detail}
-                for i in named if isinstance(i, Restart)
+                for i in named
+                if isinstance(i, Restart)
             ],
             "cursor": subscription.cursor,
         }
@@ -153,4 +164,3 @@ def _number(
     if not low <= value <= high:
         raise InvalidRequest(f"{name!r} must be a number from {low} to {high}")
     return value  # type: ignore[no-any-return]
-

@@ -103,7 +103,7 @@ class Endpoint(Protocol):
     async def subscribe(
         self, address: str, cursor: str | None, start: StartAt, timeout: float
     ) -> Subscription:
-        """Open a read of ``address`` at ``cursor`` (exactly after it) or, without one, at ``start``.
+        """Open a read of ``address`` right after ``cursor`` or, without one, at ``start``.
 
         Raises ``InvalidCursor`` for a cursor this endpoint did not mint for ``address``.
         """

@@ -28,83 +28,119 @@ def problem_uri(code: str) -> str:
 
 _TYPES = (
     ProblemType(
-        "route-not-found", 404, "No such route",
+        "route-not-found",
+        404,
+        "No such route",
         "No channel or gateway route is served at this path. `GET /openapi.json` lists them.",
     ),
     ProblemType(
-        "method-not-allowed", 405, "Method not allowed",
+        "method-not-allowed",
+        405,
+        "Method not allowed",
         "The route exists but not for this method; the `Allow` header lists the methods it takes. "
         "A channel takes POST when it can be published to and GET when it can be subscribed to.",
     ),
     ProblemType(
-        "origin-not-allowed", 403, "Origin not allowed",
+        "origin-not-allowed",
+        403,
+        "Origin not allowed",
         "The request's `Origin` is not in the gateway's `cors.allow_origins`.",
     ),
     ProblemType(
-        "not-acceptable", 406, "Not acceptable",
+        "not-acceptable",
+        406,
+        "Not acceptable",
         "A channel answers GET as `text/event-stream` (a stream) or `application/json` (a poll).",
     ),
     ProblemType(
-        "payload-too-large", 413, "Payload too large",
+        "payload-too-large",
+        413,
+        "Payload too large",
         "The body is larger than the configured `limits.max_body_bytes`; nothing was published.",
     ),
     ProblemType(
-        "unsupported-media-type", 415, "Unsupported media type",
+        "unsupported-media-type",
+        415,
+        "Unsupported media type",
         "The request's `Content-Type` is not one of the channel's message content types "
         "(or `application/vnd.mesh.batch+json` for a batch).",
     ),
     ProblemType(
-        "malformed-json", 400, "Malformed JSON",
+        "malformed-json",
+        400,
+        "Malformed JSON",
         "The body is not valid JSON (or not valid UTF-8); nothing was published.",
     ),
     ProblemType(
-        "schema-violation", 400, "Payload does not match the message schema",
+        "schema-violation",
+        400,
+        "Payload does not match the message schema",
         "The payload breaks the message's schema in the AsyncAPI document. `errors` lists each "
         "failure with the JSON `pointer` into the payload and the schema keyword that failed.",
     ),
     ProblemType(
-        "invalid-parameter", 400, "Invalid channel parameter",
+        "invalid-parameter",
+        400,
+        "Invalid channel parameter",
         "An address parameter is not allowed: it is outside the parameter's `enum`, empty, or "
         "contains `/`, `#`, `+`, `..`, NUL, a control character or a character the broker refuses.",
     ),
     ProblemType(
-        "invalid-cursor", 400, "Invalid cursor",
+        "invalid-cursor",
+        400,
+        "Invalid cursor",
         "The `Last-Event-ID` header or `cursor` parameter cannot be decoded, has an unknown "
         "version, or belongs to another channel. Nothing is replayed; start again with "
         "`from=earliest` or `from=latest`.",
     ),
     ProblemType(
-        "invalid-request", 400, "Invalid request",
+        "invalid-request",
+        400,
+        "Invalid request",
         "A query parameter or header has a value the gateway does not accept; `detail` says which.",
     ),
     ProblemType(
-        "idempotency-key-in-use", 409, "Request with this Idempotency-Key is in progress",
+        "idempotency-key-in-use",
+        409,
+        "Request with this Idempotency-Key is in progress",
         "A request with the same `Idempotency-Key` is still being processed. Retry later.",
     ),
     ProblemType(
-        "idempotency-key-reused", 422, "Idempotency-Key reused with another request",
+        "idempotency-key-reused",
+        422,
+        "Idempotency-Key reused with another request",
         "The `Idempotency-Key` was already used on this route with a different body or key.",
     ),
     ProblemType(
-        "broker-unavailable", 503, "Broker unavailable",
+        "broker-unavailable",
+        503,
+        "Broker unavailable",
         "The broker could not be reached within the deadline; nothing was sent. Safe to retry.",
     ),
     ProblemType(
-        "outcome-unknown", 504, "Outcome unknown",
+        "outcome-unknown",
+        504,
+        "Outcome unknown",
         "The message was handed to the broker but no acknowledgement arrived within the deadline: "
         "it may or may not have been stored. Retry with the same `Idempotency-Key`.",
     ),
     ProblemType(
-        "broker-rejected", 502, "Broker rejected the message",
+        "broker-rejected",
+        502,
+        "Broker rejected the message",
         "The broker refused the message (for example it is larger than the topic allows); "
         "nothing was stored. `detail` names the broker's reason.",
     ),
     ProblemType(
-        "not-ready", 503, "Gateway not ready",
+        "not-ready",
+        503,
+        "Gateway not ready",
         "An endpoint is not connected yet or the gateway is shutting down.",
     ),
     ProblemType(
-        "internal-error", 500, "Internal error",
+        "internal-error",
+        500,
+        "Internal error",
         "The gateway failed unexpectedly. The request id in the log identifies the failure.",
     ),
 )

@@ -7,7 +7,6 @@ schemas are checked by compiling them (see ``mesh.specs.checks``).
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import AnyUrl, Field, field_validator, model_validator
@@ -29,7 +28,6 @@ __all__ = [
 
 Schema = dict[str, Any] | bool
 Bindings = dict[str, Any]
-_COMPONENT_KEY = re.compile(r"^[\w\d.\-_]+$")
 
 
 class ExternalDocs(SpecObject):
@@ -102,8 +100,18 @@ class OAuthFlows(SpecObject):
 
 
 SecuritySchemeType = Literal[
-    "userPassword", "apiKey", "X509", "symmetricEncryption", "asymmetricEncryption",
-    "httpApiKey", "http", "oauth2", "openIdConnect", "plain", "scramSha256", "scramSha512",
+    "userPassword",
+    "apiKey",
+    "X509",
+    "symmetricEncryption",
+    "asymmetricEncryption",
+    "httpApiKey",
+    "http",
+    "oauth2",
+    "openIdConnect",
+    "plain",
+    "scramSha256",
+    "scramSha512",
     "gssapi",
 ]
 
@@ -256,17 +264,6 @@ class Components(SpecObject):
     channelBindings: dict[str, Ref[Bindings]] | None = None
     operationBindings: dict[str, Ref[Bindings]] | None = None
     messageBindings: dict[str, Ref[Bindings]] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _component_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for section, entries in data.items():
-                if isinstance(entries, dict) and not section.startswith("x-"):
-                    bad = [k for k in entries if not _COMPONENT_KEY.match(str(k))]
-                    if bad:
-                        raise ValueError(f"components.{section}: invalid key(s) {bad}")
-        return data
 
 
 class AsyncApi(SpecObject):

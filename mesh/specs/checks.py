@@ -22,7 +22,7 @@ from mesh.specs.problems import Severity, SpecProblem, escape
 from mesh.specs.schemas import SchemaCompiler, payload_location
 from mesh.specs.source import walk_refs
 
-__all__ = ["check_asyncapi", "channel_messages"]
+__all__ = ["channel_messages", "check_asyncapi"]
 
 _TARGETS: dict[str, tuple[str, ...]] = {
     "channel": ("/channels/", "/components/channels/"),
@@ -59,8 +59,12 @@ def _servers(doc: Document) -> list[SpecProblem]:
                 problems.append(_error(doc, f"{server.pointer}/{field}", str(exc), server.file))
                 continue
             problems += [
-                _error(doc, f"{server.pointer}/{field}", f"variable {v!r} is not in 'variables'",
-                       server.file)
+                _error(
+                    doc,
+                    f"{server.pointer}/{field}",
+                    f"variable {v!r} is not in 'variables'",
+                    server.file,
+                )
                 for v in used
                 if v not in declared
             ]
@@ -102,9 +106,9 @@ def _tokens(pointer: str) -> tuple[str, ...]:
     return tuple(t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:])
 
 
-def channel_messages(doc: Document, channel: aa.Channel, file: Path, pointer: str) -> Iterator[
-    tuple[str, Any]
-]:
+def channel_messages(
+    doc: Document, channel: aa.Channel, file: Path, pointer: str
+) -> Iterator[tuple[str, Any]]:
     """Yield ``(name, Resolved[Message])`` for each message of a channel."""
     for name, value in (channel.messages or {}).items():
         yield name, doc.resolve(value, aa.Message, file, f"{pointer}/messages/{escape(name)}")
@@ -120,7 +124,10 @@ def _channels(doc: Document, compiler: SchemaCompiler) -> list[SpecProblem]:
             problems += _channel_servers(doc, channel.value, pointer)
             for name, value in (channel.value.messages or {}).items():
                 message = _load(
-                    doc, value, aa.Message, channel.file,
+                    doc,
+                    value,
+                    aa.Message,
+                    channel.file,
                     f"{channel.pointer}/messages/{escape(name)}",
                 )
                 if (message.file, message.pointer) not in seen:
@@ -145,7 +152,9 @@ def _address(doc: Document, channel: aa.Channel, file: Path, pointer: str) -> li
         if name not in declared
     ]
     problems += [
-        _warning(doc, f"{pointer}/parameters/{escape(n)}", "parameter not used in the address", file)
+        _warning(
+            doc, f"{pointer}/parameters/{escape(n)}", "parameter not used in the address", file
+        )
         for n in sorted(declared - set(template.parameters))
     ]
     return problems
@@ -184,11 +193,15 @@ def _message(doc: Document, message: Any, compiler: SchemaCompiler) -> list[Spec
     for index, example in enumerate(value.examples or []):
         if "payload" in example.model_fields_set and (failures := check(example.payload)):
             first = failures[0]
-            problems.append(_warning(
-                doc, f"{message.pointer}/examples/{index}/payload",
-                f"example does not match the payload schema at {first['pointer'] or '/'}: "
-                f"{first['message']}", file,
-            ))
+            problems.append(
+                _warning(
+                    doc,
+                    f"{message.pointer}/examples/{index}/payload",
+                    f"example does not match the payload schema at {first['pointer'] or '/'}: "
+                    f"{first['message']}",
+                    file,
+                )
+            )
     return problems
 
 
@@ -206,7 +219,9 @@ def _operations(doc: Document) -> list[SpecProblem]:
 
 def _operation(doc: Document, op: aa.Operation, file: Path, pointer: str) -> list[SpecProblem]:
     if not _points_into(doc, op.channel.ref, "channel"):
-        return [_error(doc, pointer + "/channel", f"{op.channel.ref!r} does not point to a channel")]
+        return [
+            _error(doc, pointer + "/channel", f"{op.channel.ref!r} does not point to a channel")
+        ]
     try:
         channel = _load(doc, op.channel, aa.Channel, file, pointer + "/channel")
     except _Invalid as exc:
@@ -224,9 +239,12 @@ def _operation(doc: Document, op: aa.Operation, file: Path, pointer: str) -> lis
         target = doc.workspace.resolve(ref.ref, file)
         direct = doc.workspace.target(ref.ref, file)
         if (target.file, target.pointer) not in allowed and direct not in allowed:
-            problems.append(_error(
-                doc, f"{pointer}/messages/{index}",
-                f"message {ref.ref!r} is not one of the messages of channel {op.channel.ref!r}",
-                file,
-            ))
+            problems.append(
+                _error(
+                    doc,
+                    f"{pointer}/messages/{index}",
+                    f"message {ref.ref!r} is not one of the messages of channel {op.channel.ref!r}",
+                    file,
+                )
+            )
     return problems

@@ -16,8 +16,8 @@ from typing import Any
 from mesh.config import GatewayConfig, ServerOverride, SpecEntry
 from mesh.core.address import AddressTemplate, parse_template
 from mesh.core.connector import EndpointSettings
-from mesh.core.routes import Action, ChannelMessage, KeySource, Route, RouteTable
 from mesh.core.policy import Policy, PolicyChain
+from mesh.core.routes import Action, ChannelMessage, KeySource, Route, RouteTable
 from mesh.policies import KeyFromField, NameByMessage, SchemaValidation
 from mesh.specs import asyncapi as aa
 from mesh.specs.checks import channel_messages
@@ -32,8 +32,13 @@ RESERVED_PATHS = ("/healthz", "/readyz", "/openapi.json")
 RESERVED_PREFIX = "/_mesh"
 DEFAULT_CONTENT_TYPE = "application/json"
 # secure protocol names -> the protocol their connector serves
-_SECURE = {"kafka-secure": "kafka", "mqtts": "mqtt", "secure-mqtt": "mqtt", "https": "http",
-           "wss": "ws"}
+_SECURE = {
+    "kafka-secure": "kafka",
+    "mqtts": "mqtt",
+    "secure-mqtt": "mqtt",
+    "https": "http",
+    "wss": "ws",
+}
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,9 @@ def compile_gateway(
             builder.add_document(doc, entry)
     builder.check_collisions()
     return Compiled(
-        RouteTable(builder.routes), dict(builder.endpoints), [d for d, _ in documents],
+        RouteTable(builder.routes),
+        dict(builder.endpoints),
+        [d for d, _ in documents],
         tuple(builder.warnings),
     )
 
@@ -77,7 +84,9 @@ class _Builder:
 
     def add_document(self, doc: Document, entry: SpecEntry) -> None:
         model: aa.AsyncApi = doc.model
-        ext = read_extension(DocumentExtension, model.extension("x-mesh"), str(doc.path), ("x-mesh",))
+        ext = read_extension(
+            DocumentExtension, model.extension("x-mesh"), str(doc.path), ("x-mesh",)
+        )
         assert ext is None or isinstance(ext, DocumentExtension)
         base = _base_path(entry.base_path or (ext.basePath if ext else None) or "")
         compiler = SchemaCompiler(doc.workspace.files)
@@ -89,20 +98,33 @@ class _Builder:
                 self.routes.append(route)
                 self.origins[route.id] = f"{doc.path}: {pointer}"
         if len(self.routes) == before:
-            raise SpecError([SpecProblem(
-                str(doc.path), "/channels",
-                "no channel can be served: none has an address, an operation and a server "
-                f"whose protocol is one of {sorted(self.protocols)}",
-            )])
+            raise SpecError(
+                [
+                    SpecProblem(
+                        str(doc.path),
+                        "/channels",
+                        "no channel can be served: none has an address, an operation and a server "
+                        f"whose protocol is one of {sorted(self.protocols)}",
+                    )
+                ]
+            )
 
     def _route(
-        self, doc: Document, entry: SpecEntry, doc_ext: DocumentExtension | None, base: str,
-        channel_id: str, channel: Any, compiler: SchemaCompiler,
+        self,
+        doc: Document,
+        entry: SpecEntry,
+        doc_ext: DocumentExtension | None,
+        base: str,
+        channel_id: str,
+        channel: Any,
+        compiler: SchemaCompiler,
     ) -> Route | None:
         value: aa.Channel = channel.value
         where = f"{doc.path}: {channel.pointer}"
         ext = read_extension(
-            ChannelExtension, value.extension("x-mesh"), str(channel.file),
+            ChannelExtension,
+            value.extension("x-mesh"),
+            str(channel.file),
             (*_tokens(channel.pointer), "x-mesh"),
         )
         if value.address is None:
@@ -136,13 +158,20 @@ class _Builder:
         )
 
     def _actions(
-        self, doc: Document, entry: SpecEntry, doc_ext: DocumentExtension | None,
-        ext: ChannelExtension | None, channel_id: str, pointer: str,
+        self,
+        doc: Document,
+        entry: SpecEntry,
+        doc_ext: DocumentExtension | None,
+        ext: ChannelExtension | None,
+        channel_id: str,
+        pointer: str,
     ) -> frozenset[Action]:
         override = entry.channels.get(channel_id)
         chosen = (
-            (override and override.actions) or entry.actions
-            or (ext and ext.actions) or (doc_ext and doc_ext.actions)
+            (override and override.actions)
+            or entry.actions
+            or (ext and ext.actions)
+            or (doc_ext and doc_ext.actions)
         )
         if chosen is not None:
             return frozenset(Action(a) for a in chosen)
@@ -154,11 +183,19 @@ class _Builder:
         return frozenset(found)
 
     def _server(
-        self, doc: Document, entry: SpecEntry, doc_ext: DocumentExtension | None,
-        ext: ChannelExtension | None, channel: aa.Channel, where: str,
+        self,
+        doc: Document,
+        entry: SpecEntry,
+        doc_ext: DocumentExtension | None,
+        ext: ChannelExtension | None,
+        channel: aa.Channel,
+        where: str,
     ) -> str | None:
         names = (
-            [doc.workspace.resolve(r.ref, doc.path).pointer.rsplit("/", 1)[-1] for r in channel.servers]
+            [
+                doc.workspace.resolve(r.ref, doc.path).pointer.rsplit("/", 1)[-1]
+                for r in channel.servers
+            ]
             if channel.servers
             else [name for name, _, _ in doc.entries("servers")]
         )
@@ -178,11 +215,16 @@ class _Builder:
             )
             return None
         if len(usable) > 1:
-            raise SpecError([SpecProblem(
-                str(doc.path), where.split(": ", 1)[1],
-                f"servers {sorted(usable)} all match; pick one with x-mesh.server or the gateway "
-                "config's 'server'",
-            )])
+            raise SpecError(
+                [
+                    SpecProblem(
+                        str(doc.path),
+                        where.split(": ", 1)[1],
+                        f"servers {sorted(usable)} all match; pick one with x-mesh.server "
+                        "or the gateway config's 'server'",
+                    )
+                ]
+            )
         name, settings = next(iter(usable.items()))
         return self._endpoint(settings)
 
@@ -206,13 +248,17 @@ class _Builder:
         """Share one endpoint between servers that reach the same brokers the same way."""
         for name, known in self.endpoints.items():
             if (known.protocol, known.hosts, known.options) == (
-                settings.protocol, settings.hosts, settings.options,
+                settings.protocol,
+                settings.hosts,
+                settings.options,
             ):
                 return name
         name, n = settings.name, 2
         while name in self.endpoints:
             name, n = f"{settings.name}-{n}", n + 1
-        self.endpoints[name] = EndpointSettings(name, settings.protocol, settings.hosts, settings.options)
+        self.endpoints[name] = EndpointSettings(
+            name, settings.protocol, settings.hosts, settings.options
+        )
         return name
 
     def check_collisions(self) -> None:
@@ -223,10 +269,13 @@ class _Builder:
                 problems.append(self._problem(route, reason))
             for other in self.routes[:i]:
                 if _overlap(route.path, other.path):
-                    problems.append(self._problem(
-                        route, f"path {route.path.text!r} collides with {self.origins[other.id]}; "
-                        "give one document a base path",
-                    ))
+                    problems.append(
+                        self._problem(
+                            route,
+                            f"path {route.path.text!r} collides with {self.origins[other.id]}; "
+                            "give one document a base path",
+                        )
+                    )
         if problems:
             raise SpecError(problems)
 
@@ -263,13 +312,17 @@ def _messages(doc: Document, channel: Any, compiler: SchemaCompiler) -> tuple[Ch
         located = doc.locate(value.payload, message.file, message.pointer + "/payload")
         found = None if value.payload is None else payload_location(located.value, located.pointer)
         check = compiler.compile(located.file, found[1]) if found is not None else None
-        out.append(ChannelMessage(
-            name=value.name or key,
-            content_type=(value.contentType or default).split(";")[0].strip().lower(),
-            accepts=check,
-            title=value.title or value.summary,
-            payload_schema=compiler.inline(located.file, found[1]) if found is not None else None,
-        ))
+        out.append(
+            ChannelMessage(
+                name=value.name or key,
+                content_type=(value.contentType or default).split(";")[0].strip().lower(),
+                accepts=check,
+                title=value.title or value.summary,
+                payload_schema=compiler.inline(located.file, found[1])
+                if found is not None
+                else None,
+            )
+        )
     return tuple(out)
 
 
@@ -278,13 +331,17 @@ def _with_traits(doc: Document, message: Any) -> aa.Message:
     value: aa.Message = message.value
     merged: dict[str, Any] = {}
     for index, trait in enumerate(value.traits or []):
-        found = doc.resolve(trait, aa.MessageTrait, message.file, f"{message.pointer}/traits/{index}")
+        found = doc.resolve(
+            trait, aa.MessageTrait, message.file, f"{message.pointer}/traits/{index}"
+        )
         merged.update(found.value.model_dump(exclude_unset=True, by_alias=True))
     merged.update(value.model_dump(exclude_unset=True, by_alias=True, exclude={"traits"}))
     return aa.Message.model_validate(merged)
 
 
-def _parameters(doc: Document, channel: aa.Channel, located: Any) -> dict[str, frozenset[str] | None]:
+def _parameters(
+    doc: Document, channel: aa.Channel, located: Any
+) -> dict[str, frozenset[str] | None]:
     out: dict[str, frozenset[str] | None] = {}
     for name, raw in (channel.parameters or {}).items():
         pointer = f"{located.pointer}/parameters/{escape(name)}"
@@ -302,7 +359,11 @@ def _publish_chain(messages: tuple[ChannelMessage, ...], key_field: str | None) 
 
 def _reserved(path: AddressTemplate) -> str | None:
     probe = path.text.split("{", 1)[0]
-    if path.text in RESERVED_PATHS or probe == RESERVED_PREFIX or probe.startswith(RESERVED_PREFIX + "/"):
+    if (
+        path.text in RESERVED_PATHS
+        or probe == RESERVED_PREFIX
+        or probe.startswith(RESERVED_PREFIX + "/")
+    ):
         return f"path {path.text!r} is reserved for the gateway's own routes"
     for reserved in RESERVED_PATHS:
         if path.match(reserved) is not None:
@@ -317,13 +378,14 @@ def _overlap(a: AddressTemplate, b: AddressTemplate) -> bool:
         return b.match(a.text) is not None
     if b.is_literal:
         return a.match(b.text) is not None
-    return _shape(a) == _shape(b) or a.match(_sample(b)) is not None or b.match(_sample(a)) is not None
+    return (
+        _shape(a) == _shape(b) or a.match(_sample(b)) is not None or b.match(_sample(a)) is not None
+    )
 
 
 def _shape(template: AddressTemplate) -> str:
-    return template.render({name: "{}" for name in template.parameters})
+    return template.render(dict.fromkeys(template.parameters, "{}"))
 
 
 def _sample(template: AddressTemplate) -> str:
-    return template.render({name: "x" for name in template.parameters})
-
+    return template.render(dict.fromkeys(template.parameters, "x"))

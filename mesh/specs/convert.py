@@ -9,6 +9,7 @@ channel's ``messages``, as 3.0 requires.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from mesh.specs.problems import escape
@@ -77,7 +78,7 @@ def _security(requirements: Any) -> Any:
 
 
 def _channel_id(address: str, taken: set[str]) -> str:
-    base = _ID_UNSAFE.sub("_", address).strip("_") or "channel"
+    base = _ID_UNSAFE.sub("_", address.replace("{", "").replace("}", "")).strip("_") or "channel"
     candidate, n = base, 2
     while candidate in taken:
         candidate, n = f"{base}_{n}", n + 1
@@ -206,7 +207,7 @@ def _scheme(scheme: Any) -> Any:
 
 
 def _components(components: dict[str, Any]) -> dict[str, Any]:
-    convert = {
+    convert: dict[str, Callable[[Any], Any]] = {
         "messages": _message,
         "parameters": _parameter,
         "securitySchemes": _scheme,

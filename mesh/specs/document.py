@@ -68,7 +68,11 @@ class Document:
         if isinstance(value, model):
             return Resolved(value, file, pointer)
         found = self.locate(value, file, pointer)
-        data = found.value.model_dump(by_alias=True) if isinstance(found.value, BaseModel) else found.value
+        data = (
+            found.value.model_dump(by_alias=True)
+            if isinstance(found.value, BaseModel)
+            else found.value
+        )
         return Resolved(model.model_validate(data), found.file, found.pointer)
 
     def entries(self, section: str) -> Iterator[tuple[str, Any, str]]:

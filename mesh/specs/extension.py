@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from mesh.specs.model import problems_from
 from mesh.config import check_forwarded
+from mesh.specs.model import problems_from
 from mesh.specs.problems import SpecError
 
 __all__ = ["ChannelExtension", "DocumentExtension", "KeyExtension", "read_extension"]
@@ -75,4 +75,3 @@ def read_extension(
         return model.model_validate(value)
     except ValidationError as exc:
         raise SpecError(problems_from(exc, file, pointer)) from exc
-

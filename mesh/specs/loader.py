@@ -98,12 +98,19 @@ def _path_parameters(doc: Document, model: OpenApi) -> list[SpecProblem]:
             if op is None:
                 continue
             names = declared | {p.name for p in op.parameters or [] if hasattr(p, "name")}
-            refs = [p for p in [*(item.parameters or []), *(op.parameters or [])] if not hasattr(p, "name")]
+            refs = [
+                p
+                for p in [*(item.parameters or []), *(op.parameters or [])]
+                if not hasattr(p, "name")
+            ]
             if refs:
                 continue  # parameters by reference: checked only when they resolve
             problems += [
-                SpecProblem(str(doc.path), f"/paths/{escape(template)}/{method}",
-                            f"path parameter {name!r} is not declared")
+                SpecProblem(
+                    str(doc.path),
+                    f"/paths/{escape(template)}/{method}",
+                    f"path parameter {name!r} is not declared",
+                )
                 for name in sorted(used - names)
             ]
     return problems
@@ -126,6 +133,12 @@ def _finish(doc: Document, problems: list[SpecProblem]) -> Document:
     if any(p.severity is Severity.ERROR for p in problems):
         raise SpecError(problems)
     return Document(
-        doc.path, doc.kind, doc.version, doc.text, doc.data, doc.model, doc.workspace,
+        doc.path,
+        doc.kind,
+        doc.version,
+        doc.text,
+        doc.data,
+        doc.model,
+        doc.workspace,
         tuple(problems),
     )

@@ -19,6 +19,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from mesh.specs.problems import SpecProblem, join_pointer
 
@@ -34,6 +35,7 @@ __all__ = [
 EXTENSION = re.compile(r"^x-[\w\d.\-_]+$")
 REF_TAG = "<reference>"
 OBJECT_TAG = "<object>"
+UNKNOWN_FIELDS = "unknown_fields"
 
 
 class SpecObject(BaseModel):
@@ -43,9 +45,11 @@ class SpecObject(BaseModel):
 
     @model_validator(mode="after")
     def _only_extensions(self) -> SpecObject:
-        unknown = [k for k in self.model_extra or {} if not EXTENSION.match(k)]
+        unknown = sorted(k for k in self.model_extra or {} if not EXTENSION.match(k))
         if unknown:
-            raise ValueError(f"unknown field(s) {', '.join(map(repr, sorted(unknown)))}")
+            raise PydanticCustomError(
+                UNKNOWN_FIELDS, "unknown field(s) {fields}", {"fields": unknown}
+            )
         return self
 
     def extension(self, name: str) -> Any:
@@ -73,11 +77,19 @@ Ref = Annotated[
 ]
 
 
-def problems_from(error: ValidationError, file: str, prefix: tuple[object, ...] = ()) -> list[SpecProblem]:
+def problems_from(
+    error: ValidationError, file: str, prefix: tuple[object, ...] = ()
+) -> list[SpecProblem]:
     """Translate pydantic errors into problems with JSON pointers into the document."""
     problems = []
     for item in error.errors(include_url=False):
         loc = [p for p in item["loc"] if p not in (REF_TAG, OBJECT_TAG)]
+        if item["type"] == UNKNOWN_FIELDS:
+            problems += [
+                SpecProblem(file, join_pointer((*prefix, *loc, name)), f"unknown field {name!r}")
+                for name in item["ctx"]["fields"]
+            ]
+            continue
         message = _message(item)
         if item["type"] == "extra_forbidden" and loc:
             message = f"unknown field {loc[-1]!r}"
@@ -92,5 +104,3 @@ def _message(item: Any) -> str:
     if item["type"] == "missing":
         return "required field is missing"
     return text
-
-

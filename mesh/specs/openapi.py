@@ -175,8 +175,12 @@ class SecurityScheme(SpecObject):
 
     @model_validator(mode="after")
     def _fields_fit_type(self) -> SecurityScheme:
-        needs = {"apiKey": ("name", "in_"), "http": ("scheme",), "oauth2": ("flows",),
-                 "openIdConnect": ("openIdConnectUrl",)}.get(self.type, ())
+        needs = {
+            "apiKey": ("name", "in_"),
+            "http": ("scheme",),
+            "oauth2": ("flows",),
+            "openIdConnect": ("openIdConnectUrl",),
+        }.get(self.type, ())
         missing = [n.rstrip("_") for n in needs if getattr(self, n) is None]
         if missing:
             raise ValueError(f"a {self.type!r} scheme needs {', '.join(missing)}")

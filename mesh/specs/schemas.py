@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ class SchemaCompiler:
         def check(instance: Any) -> list[dict[str, str]] | None:
             if validator.is_valid(instance):
                 return None
-            return [_failure(e) for _, e in zip(range(MAX_REPORTED), validator.iter_errors(instance))]
+            return [_failure(e) for e in islice(validator.iter_errors(instance), MAX_REPORTED)]
 
         return check
 
