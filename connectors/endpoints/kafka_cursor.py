@@ -38,7 +38,8 @@ def decode_cursor(cursor: str, tag: str) -> dict[int, int]:
         raise InvalidCursor("cursor has an unknown format or version")
     encoded = cursor[len(_PREFIX) :]
     try:
-        text = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("ascii")
+        padded = encoded + "=" * (-len(encoded) % 4)
+        text = base64.b64decode(padded, altchars=b"-_", validate=True).decode("ascii")
         owner, _, body = text.partition("|")
         positions = {
             int(p): int(o) for p, o in (item.split(":") for item in body.split(",") if item)

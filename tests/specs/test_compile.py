@@ -82,7 +82,7 @@ def test_template_capturing_a_literal_path_collides(tmp_path: Path) -> None:
 @pytest.mark.parametrize("address", ["healthz", "_mesh/x", "openapi.json", "{p}"])
 def test_gateway_routes_are_reserved(tmp_path: Path, address: str) -> None:
     extra = "    parameters: {p: {}}" if "{p}" in address else ""
-    with pytest.raises(SpecError, match="reserved|capture"):
+    with pytest.raises(SpecError, match=r"reserved|capture"):
         one(tmp_path, channel_spec(address, extra_channel=extra))
 
 
