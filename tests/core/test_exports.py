@@ -16,7 +16,8 @@ def modules() -> list[str]:
     for package in (mesh, connectors):
         names.append(package.__name__)
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-            names.append(info.name)
+            if not info.name.endswith("__main__"):  # running it is its whole job
+                names.append(info.name)
     return names
 
 
