@@ -12,18 +12,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Sequence
 from contextlib import suppress
 
-from aiokafka import AIOKafkaClient, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError, KafkaTimeoutError
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka import AIOKafkaClient, AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from aiokafka.protocol.transaction import InitProducerIdRequest
 
-from connectors.endpoints.kafka_cursor import encode_cursor, topic_tag
 from connectors.endpoints.kafka_options import KafkaOptions
+from connectors.endpoints.kafka_publish import KafkaPublisher
 from connectors.endpoints.kafka_stream import KafkaSubscription
 from mesh.core.connector import EndpointSettings, StartAt, Subscription
-from mesh.core.errors import BrokerRejected, InvalidParameter, NotSent, OutcomeUnknown
+from mesh.core.errors import DeliveryError, InvalidParameter, NotSent
 from mesh.core.message import Message, Receipt
 
 __all__ = ["KafkaConnector", "KafkaEndpoint"]
@@ -52,7 +52,7 @@ class KafkaEndpoint:
         self.idempotent = False
         self._producer: AIOKafkaProducer | None = None
         self._connecting: asyncio.Task[None] | None = None
-        self._partitioner = DefaultPartitioner()
+        self._publisher: KafkaPublisher | None = None
 
     @property
     def ready(self) -> bool:
@@ -70,7 +70,7 @@ class KafkaEndpoint:
             with suppress(asyncio.CancelledError):
                 await self._connecting
         if self._producer is not None:
-            producer, self._producer = self._producer, None
+            producer, self._producer, self._publisher = self._producer, None, None
             await producer.stop()
 
     def check_address(self, address: str) -> None:
@@ -81,60 +81,29 @@ class KafkaEndpoint:
             )
 
     async def publish(self, address: str, message: Message, timeout: float) -> Receipt:
-        producer = self._producer
-        if producer is None:
-            raise NotSent("the broker is not connected")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        partition = await self._connected_partition(producer, address, message.key, timeout)
-        headers = list(message.headers)
-        if message.content_type:
-            headers.append(("content-type", message.content_type.encode()))
-        try:
-            pending = await producer.send(
-                address, message.payload, key=message.key, partition=partition, headers=headers
-            )
-        except KafkaError as exc:
-            raise BrokerRejected(f"the producer refused the message: {type(exc).__name__}") from exc
-        try:
-            async with asyncio.timeout_at(deadline):
-                metadata = await asyncio.shield(pending)
-        except TimeoutError as exc:
-            raise OutcomeUnknown("no acknowledgement from the broker in time") from exc
-        except KafkaError as exc:
-            if exc.retriable or isinstance(exc, KafkaTimeoutError):
-                raise OutcomeUnknown(f"delivery failed: {type(exc).__name__}") from exc
-            raise BrokerRejected(f"the broker refused the message: {type(exc).__name__}") from exc
-        cursor = encode_cursor(topic_tag(address), {metadata.partition: metadata.offset + 1})
-        return Receipt(cursor, {"partition": metadata.partition, "offset": metadata.offset})
+        (outcome,) = await self.publish_many(address, [message], timeout)
+        if isinstance(outcome, DeliveryError):
+            raise outcome
+        return outcome
+
+    async def publish_many(
+        self, address: str, messages: Sequence[Message], timeout: float
+    ) -> list[Receipt | DeliveryError]:
+        if self._publisher is None:
+            return [NotSent("the broker is not connected") for _ in messages]
+        return await self._publisher.publish(address, messages, timeout)
 
     async def subscribe(
         self, address: str, cursor: str | None, start: StartAt, timeout: float
     ) -> Subscription:
         return await KafkaSubscription.open(self.options, address, cursor, start, timeout)
 
-    async def _connected_partition(
-        self, producer: AIOKafkaProducer, topic: str, key: bytes | None, timeout: float
-    ) -> int:
-        """Pick the partition and make sure its leader is connected; else nothing is sent."""
-        try:
-            async with asyncio.timeout(min(timeout, self.options.connect_timeout)):
-                partitions = sorted(await producer.partitions_for(topic))
-                partition: int = self._partitioner(key, partitions, partitions)
-                leader = producer.client.cluster.leader_for_partition(
-                    TopicPartition(topic, partition)
-                )
-                if leader is None or leader < 0 or not await producer.client.ready(leader):
-                    raise NotSent("the broker holding the partition cannot be reached")
-                return partition
-        except (TimeoutError, KafkaError) as exc:
-            raise NotSent("the broker cannot be reached") from exc
-
     async def _connect_forever(self) -> None:
         while self._producer is None:
             try:
                 self.idempotent = await self._grants_producer_id()
                 self._producer = await self._start_producer()
+                self._publisher = KafkaPublisher(self._producer)
             except (OSError, KafkaError) as exc:
                 log.warning("kafka endpoint %s: cannot connect yet: %s", self.name, exc)
                 await asyncio.sleep(_RECONNECT_DELAY)

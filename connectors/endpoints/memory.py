@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 
 from connectors.endpoints.kafka_cursor import decode_cursor, encode_cursor, topic_tag
 from mesh.core.connector import EndpointSettings, StartAt, StreamItem, Subscription
-from mesh.core.errors import NotSent
+from mesh.core.errors import DeliveryError, NotSent
 from mesh.core.message import Message, Receipt
 
 __all__ = ["MemoryConnector", "MemoryEndpoint"]
@@ -59,6 +60,17 @@ class MemoryEndpoint:
             self._changed.notify_all()
         cursor = encode_cursor(topic_tag(address), {0: offset + 1})
         return Receipt(cursor, {"partition": 0, "offset": offset})
+
+    async def publish_many(
+        self, address: str, messages: Sequence[Message], timeout: float
+    ) -> list[Receipt | DeliveryError]:
+        outcomes: list[Receipt | DeliveryError] = []
+        for message in messages:
+            try:
+                outcomes.append(await self.publish(address, message, timeout))
+            except DeliveryError as exc:
+                outcomes.append(exc)
+        return outcomes
 
     async def subscribe(
         self, address: str, cursor: str | None, start: StartAt, timeout: float

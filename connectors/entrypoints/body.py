@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
-from mesh.core.errors import PayloadTooLarge
+from mesh.core.errors import InvalidRequest, PayloadTooLarge
 
 __all__ = ["read_body"]
 
@@ -15,6 +17,11 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     declared = request.content_length
     if declared is not None and declared > limit:
         raise PayloadTooLarge(f"body of {declared} bytes is over the limit of {limit} bytes")
+    if declared is not None:
+        try:
+            return await request.content.readexactly(declared)
+        except asyncio.IncompleteReadError as exc:
+            raise InvalidRequest("the body ended before its Content-Length") from exc
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(65_536):

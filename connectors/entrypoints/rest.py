@@ -6,7 +6,6 @@ answer; answers a retry could change (503, 504) are not remembered.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from collections.abc import Mapping
@@ -26,7 +25,7 @@ from mesh.core.errors import (
 from mesh.core.exchange import Exchange
 from mesh.core.idempotency import Answer
 from mesh.core.media import BATCH_MEDIA_TYPE, media_type, parse_json
-from mesh.core.message import Headers, Message
+from mesh.core.message import Headers, Message, Receipt
 from mesh.core.routes import RouteMatch
 
 __all__ = ["publish"]
@@ -97,8 +96,7 @@ async def _publish(
 async def _send(
     state: HttpState, match: RouteMatch, topic: str, message: Message
 ) -> dict[str, Any]:
-    exchange = Exchange(match.route, match.values)
-    message = match.route.publish_chain.apply(exchange, message)
+    message = match.route.publish_chain.apply(Exchange(match.route, match.values), message)
     endpoint = state.endpoints[match.route.endpoint]
     receipt = await endpoint.publish(topic, message, state.settings.publish_timeout)
     return {**receipt.position, "cursor": receipt.cursor}
@@ -114,23 +112,29 @@ async def _publish_batch(
     if len(entries) > limit:
         raise InvalidRequest(f"a batch holds at most {limit} messages", limit=limit)
     common = _forwarded(request.headers, match.route.forward_headers)
-    messages = [_batch_message(entry, index, common) for index, entry in enumerate(entries)]
-    results = await asyncio.gather(
-        *(_outcome(state, match, topic, m, request.path) for m in messages)
-    )
+    exchange = Exchange(match.route, match.values)
+    checked = [_checked(exchange, _batch_message(e, i, common)) for i, e in enumerate(entries)]
+    valid = [m for m in checked if isinstance(m, Message)]
+    endpoint = state.endpoints[match.route.endpoint]
+    sent = iter(await endpoint.publish_many(topic, valid, state.settings.publish_timeout))
+    results = [_result(next(sent) if isinstance(m, Message) else m, request.path) for m in checked]
     status = 200 if all(r["status"] == 201 for r in results) else 207
     return json_response({"results": results}, status)
 
 
-async def _outcome(
-    state: HttpState, match: RouteMatch, topic: str, message: Message | MeshError, path: str
-) -> dict[str, Any]:
+def _checked(exchange: Exchange, message: Message | MeshError) -> Message | MeshError:
     if isinstance(message, MeshError):
-        return problem_body(message.code, message.detail, path, **message.extensions)
+        return message
     try:
-        return {"status": 201, **await _send(state, match, topic, message)}
+        return exchange.route.publish_chain.apply(exchange, message)
     except MeshError as exc:
-        return problem_body(exc.code, exc.detail, path, **exc.extensions)
+        return exc
+
+
+def _result(outcome: Receipt | MeshError, path: str) -> dict[str, Any]:
+    if isinstance(outcome, MeshError):
+        return problem_body(outcome.code, outcome.detail, path, **outcome.extensions)
+    return {"status": 201, **outcome.position, "cursor": outcome.cursor}
 
 
 def _batch_message(entry: Any, index: int, common: Headers) -> Message | MeshError:

@@ -8,10 +8,11 @@ configured server into an ``Endpoint``. Entrypoints only ever talk to ``Endpoint
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from mesh.core.errors import DeliveryError
 from mesh.core.message import Message, Receipt
 
 __all__ = [
@@ -97,6 +98,15 @@ class Endpoint(Protocol):
 
         Raises ``NotSent`` when nothing reached the broker, ``OutcomeUnknown`` when it was sent but
         no acknowledgement came within ``timeout`` s, ``BrokerRejected`` when the broker refused.
+        """
+        ...
+
+    async def publish_many(
+        self, address: str, messages: Sequence[Message], timeout: float
+    ) -> list[Receipt | DeliveryError]:
+        """Send ``messages`` in order, all under one deadline; return each one's outcome.
+
+        Not atomic: each outcome is what ``publish`` would have raised or returned.
         """
         ...
 

@@ -63,9 +63,10 @@ class Route:
     title: str | None = None
     description: str | None = None
 
-    @property
-    def content_types(self) -> frozenset[str]:
-        return frozenset(m.content_type for m in self.messages)
+    content_types: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "content_types", frozenset(m.content_type for m in self.messages))
 
     def topic(self, values: Mapping[str, str]) -> str:
         """Check ``values`` against each parameter's rules and render the address."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from mesh.core.errors import SchemaViolation
 from mesh.core.exchange import Exchange
@@ -16,11 +16,9 @@ __all__ = ["SchemaValidation"]
 
 @dataclass(frozen=True, slots=True)
 class SchemaValidation:
-    """Refuses malformed JSON and payloads that fit none of ``messages``; names the one that fits.
-
-    A payload whose content type has no schema among ``messages`` passes unchecked (JSON must
-    still parse).
-    """
+    """Refuses malformed JSON and payloads that fit none of ``messages``; returns the message
+    unchanged otherwise. A content type with no schema among ``messages`` is not checked beyond
+    JSON parsing."""
 
     messages: Sequence[ChannelMessage]
 
@@ -37,7 +35,7 @@ class SchemaValidation:
             assert candidate.accepts is not None
             failures = candidate.accepts(value)
             if failures is None:
-                return replace(message, name=message.name or candidate.name)
+                return message
             errors += [{**f, **_named(candidate, candidates)} for f in failures]
         first = errors[0]
         raise SchemaViolation(
