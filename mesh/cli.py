@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import signal
@@ -120,6 +121,9 @@ async def _serve(config: GatewayConfig) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with serve(config) as gateway:
+        # What was loaded lives as long as the process: keep the collector from scanning it on
+        # every full collection, which otherwise shows in the publish latency tail.
+        gc.freeze()
         loop.add_signal_handler(signal.SIGHUP, _reload, gateway)
         print(f"mesh: serving on {gateway.url} (Ctrl-C stops)", file=sys.stderr, flush=True)
         await stop.wait()

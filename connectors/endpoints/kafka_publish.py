@@ -116,8 +116,8 @@ def _outcome(
     future = pending.get(index)
     if future is None:
         return NotSent("the broker cannot be reached in time")
-    if not future.done():
-        future.cancel()  # aiokafka skips futures that are already done
+    if not future.done() or future.cancelled():
+        future.cancel()  # a late ack skips it: aiokafka only resolves futures not yet done
         return OutcomeUnknown("no acknowledgement from the broker in time")
     error = future.exception()
     if isinstance(error, KafkaError):

@@ -47,7 +47,6 @@ class Compiled:
 
     routes: RouteTable
     endpoints: Mapping[str, EndpointSettings]
-    documents: Sequence[Document] = ()
     warnings: Sequence[str] = field(default_factory=tuple)
 
 
@@ -65,12 +64,7 @@ def compile_gateway(
         if doc.kind is Kind.ASYNCAPI:
             builder.add_document(doc, entry)
     builder.check_collisions()
-    return Compiled(
-        RouteTable(builder.routes),
-        dict(builder.endpoints),
-        [d for d, _ in documents],
-        tuple(builder.warnings),
-    )
+    return Compiled(RouteTable(builder.routes), dict(builder.endpoints), tuple(builder.warnings))
 
 
 class _Builder:
@@ -323,7 +317,8 @@ def _messages(doc: Document, channel: Any, compiler: SchemaCompiler) -> tuple[Ch
                 else None,
             )
         )
-    return tuple(out)
+    # a channel that declares no message still carries the document's default content type
+    return tuple(out) or (ChannelMessage(name=None, content_type=default.lower()),)
 
 
 def _with_traits(doc: Document, message: Any) -> aa.Message:
