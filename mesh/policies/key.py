@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from typing import Any
 
 from mesh.core.exchange import Exchange
 from mesh.core.media import is_json, parse_json
 from mesh.core.message import Message
+from mesh.core.pointer import resolve_pointer
 
 __all__ = ["KeyFromField"]
 
@@ -25,20 +25,9 @@ class KeyFromField:
     def __call__(self, exchange: Exchange, message: Message) -> Message:
         if message.key is not None or not is_json(message.content_type):
             return message
-        found = _lookup(parse_json(message.payload), self.pointer)
-        if found is None:
+        try:
+            found = resolve_pointer(parse_json(message.payload), self.pointer)
+        except LookupError:
             return message
         text = found if isinstance(found, str) else json.dumps(found, separators=(",", ":"))
         return replace(message, key=text.encode())
-
-
-def _lookup(value: Any, pointer: str) -> Any:
-    for raw in pointer[1:].split("/"):
-        token = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(value, dict) and token in value:
-            value = value[token]
-        elif isinstance(value, list) and token.isdigit() and int(token) < len(value):
-            value = value[int(token)]
-        else:
-            return None
-    return value

@@ -15,10 +15,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from mesh.core.address import parse_template
+from mesh.core.pointer import escape, split_pointer
 from mesh.specs import asyncapi as aa
 from mesh.specs.document import Document
 from mesh.specs.model import problems_from
-from mesh.specs.problems import Severity, SpecProblem, escape
+from mesh.specs.problems import Severity, SpecProblem
 from mesh.specs.schemas import SchemaCompiler, payload_location
 from mesh.specs.source import walk_refs
 
@@ -44,31 +45,42 @@ def check_asyncapi(doc: Document) -> list[SpecProblem]:
 
 def _servers(doc: Document) -> list[SpecProblem]:
     problems: list[SpecProblem] = []
-    for _, raw, pointer in doc.entries("servers"):
-        try:
-            server = _load(doc, raw, aa.Server, doc.path, pointer)
-        except _Invalid as exc:
-            problems += exc.problems
-            continue
+    for server in _loaded(doc, "servers", aa.Server, problems):
         declared = set(server.value.variables or {})
         for field in ("host", "pathname"):
             text = getattr(server.value, field) or ""
-            try:
-                used = parse_template(text).parameters
-            except ValueError as exc:
-                problems.append(_error(doc, f"{server.pointer}/{field}", str(exc), server.file))
-                continue
-            problems += [
-                _error(
-                    doc,
-                    f"{server.pointer}/{field}",
-                    f"variable {v!r} is not in 'variables'",
-                    server.file,
-                )
-                for v in used
-                if v not in declared
-            ]
+            _, found = _undeclared(
+                doc,
+                text,
+                declared,
+                f"{server.pointer}/{field}",
+                server.file,
+                "variable {!r} is not in 'variables'",
+            )
+            problems += found
     return problems
+
+
+def _loaded(
+    doc: Document, section: str, model: type[BaseModel], problems: list[SpecProblem]
+) -> Iterator[Any]:
+    """Yield each entry of a root section resolved as ``model``; collect the invalid ones."""
+    for _, raw, pointer in doc.entries(section):
+        try:
+            yield _load(doc, raw, model, doc.path, pointer)
+        except _Invalid as exc:
+            problems += exc.problems
+
+
+def _undeclared(
+    doc: Document, text: str, declared: set[str], pointer: str, file: Path, message: str
+) -> tuple[tuple[str, ...], list[SpecProblem]]:
+    """The ``{names}`` in ``text``, and a problem for each one not ``declared``."""
+    try:
+        used = parse_template(text).parameters
+    except ValueError as exc:
+        return (), [_error(doc, pointer, str(exc), file)]
+    return used, [_error(doc, pointer, message.format(n), file) for n in used if n not in declared]
 
 
 def _error(doc: Document, pointer: str, message: str, file: Path | None = None) -> SpecProblem:
@@ -93,17 +105,13 @@ def _load(doc: Document, value: Any, model: type[BaseModel], file: Path, pointer
         return doc.resolve(value, model, file, pointer)
     except ValidationError as exc:
         found = doc.locate(value, file, pointer)
-        raise _Invalid(problems_from(exc, str(found.file), _tokens(found.pointer))) from exc
+        raise _Invalid(problems_from(exc, str(found.file), split_pointer(found.pointer))) from exc
 
 
 class _Invalid(Exception):
     def __init__(self, problems: list[SpecProblem]) -> None:
         super().__init__("invalid")
         self.problems = problems
-
-
-def _tokens(pointer: str) -> tuple[str, ...]:
-    return tuple(t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:])
 
 
 def channel_messages(
@@ -117,45 +125,39 @@ def channel_messages(
 def _channels(doc: Document, compiler: SchemaCompiler) -> list[SpecProblem]:
     problems: list[SpecProblem] = []
     seen: set[tuple[Path, str]] = set()
-    for _, raw, pointer in doc.entries("channels"):
-        try:
-            channel = _load(doc, raw, aa.Channel, doc.path, pointer)
-            problems += _address(doc, channel.value, channel.file, channel.pointer)
-            problems += _channel_servers(doc, channel.value, pointer)
-            for name, value in (channel.value.messages or {}).items():
-                message = _load(
-                    doc,
-                    value,
-                    aa.Message,
-                    channel.file,
-                    f"{channel.pointer}/messages/{escape(name)}",
-                )
-                if (message.file, message.pointer) not in seen:
-                    seen.add((message.file, message.pointer))
-                    problems += _message(doc, message, compiler)
-        except _Invalid as exc:
-            problems += exc.problems
+    for channel in _loaded(doc, "channels", aa.Channel, problems):
+        problems += _address(doc, channel.value, channel.file, channel.pointer)
+        problems += _channel_servers(doc, channel.value, channel.pointer)
+        for name, value in (channel.value.messages or {}).items():
+            pointer = f"{channel.pointer}/messages/{escape(name)}"
+            try:
+                message = _load(doc, value, aa.Message, channel.file, pointer)
+            except _Invalid as exc:
+                problems += exc.problems
+                continue
+            if (message.file, message.pointer) not in seen:
+                seen.add((message.file, message.pointer))
+                problems += _message(doc, message, compiler)
     return problems
 
 
 def _address(doc: Document, channel: aa.Channel, file: Path, pointer: str) -> list[SpecProblem]:
     if channel.address is None:
         return []
-    try:
-        template = parse_template(channel.address)
-    except ValueError as exc:
-        return [_error(doc, pointer + "/address", str(exc), file)]
     declared = set(channel.parameters or {})
-    problems = [
-        _error(doc, pointer + "/address", f"parameter {name!r} has no 'parameters' entry", file)
-        for name in template.parameters
-        if name not in declared
-    ]
+    used, problems = _undeclared(
+        doc,
+        channel.address,
+        declared,
+        pointer + "/address",
+        file,
+        "parameter {!r} has no 'parameters' entry",
+    )
     problems += [
         _warning(
             doc, f"{pointer}/parameters/{escape(n)}", "parameter not used in the address", file
         )
-        for n in sorted(declared - set(template.parameters))
+        for n in sorted(declared - set(used))
     ]
     return problems
 
@@ -207,12 +209,7 @@ def _message(doc: Document, message: Any, compiler: SchemaCompiler) -> list[Spec
 
 def _operations(doc: Document) -> list[SpecProblem]:
     problems: list[SpecProblem] = []
-    for _, raw, pointer in doc.entries("operations"):
-        try:
-            op = _load(doc, raw, aa.Operation, doc.path, pointer)
-        except _Invalid as exc:
-            problems += exc.problems
-            continue
+    for op in _loaded(doc, "operations", aa.Operation, problems):
         problems += _operation(doc, op.value, op.file, op.pointer)
     return problems
 

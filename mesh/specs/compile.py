@@ -16,6 +16,7 @@ from typing import Any
 from mesh.config import GatewayConfig, ServerOverride, SpecEntry
 from mesh.core.address import AddressTemplate, parse_template
 from mesh.core.connector import EndpointSettings
+from mesh.core.pointer import escape, split_pointer
 from mesh.core.policy import Policy, PolicyChain
 from mesh.core.routes import Action, ChannelMessage, KeySource, Route, RouteTable
 from mesh.policies import KeyFromField, NameByMessage, SchemaValidation
@@ -23,7 +24,7 @@ from mesh.specs import asyncapi as aa
 from mesh.specs.checks import channel_messages
 from mesh.specs.document import Document, Kind
 from mesh.specs.extension import ChannelExtension, DocumentExtension, read_extension
-from mesh.specs.problems import SpecError, SpecProblem, escape
+from mesh.specs.problems import SpecError, SpecProblem
 from mesh.specs.schemas import SchemaCompiler, payload_location
 
 __all__ = ["RESERVED_PATHS", "Compiled", "compile_gateway"]
@@ -119,7 +120,7 @@ class _Builder:
             ChannelExtension,
             value.extension("x-mesh"),
             str(channel.file),
-            (*_tokens(channel.pointer), "x-mesh"),
+            (*split_pointer(channel.pointer), "x-mesh"),
         )
         if value.address is None:
             self.warnings.append(f"{where}: skipped: the channel has no address")
@@ -283,10 +284,6 @@ def _base_path(value: str) -> str:
     if value and not value.startswith("/"):
         value = "/" + value
     return value.rstrip("/")
-
-
-def _tokens(pointer: str) -> tuple[str, ...]:
-    return tuple(t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:])
 
 
 def _server_host(server: aa.Server) -> str:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from mesh.specs.problems import escape
+from mesh.core.pointer import escape
 
 __all__ = ["convert_2_6"]
 

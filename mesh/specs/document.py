@@ -10,8 +10,9 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from mesh.core.pointer import escape
 from mesh.specs.model import Reference
-from mesh.specs.problems import SpecProblem, escape
+from mesh.specs.problems import SpecProblem
 from mesh.specs.source import Located, Workspace
 
 __all__ = ["Document", "Kind", "Resolved"]

@@ -13,13 +13,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from mesh.core.pointer import escape
 from mesh.specs.asyncapi import AsyncApi
 from mesh.specs.checks import check_asyncapi
 from mesh.specs.convert import convert_2_6
 from mesh.specs.document import Document, Kind
 from mesh.specs.model import problems_from
 from mesh.specs.openapi import OpenApi
-from mesh.specs.problems import Severity, SpecError, SpecProblem, escape
+from mesh.specs.problems import Severity, SpecError, SpecProblem
 from mesh.specs.source import Workspace, walk_refs
 
 __all__ = ["check_files", "load_document"]

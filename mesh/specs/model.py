@@ -21,7 +21,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from mesh.specs.problems import SpecProblem, join_pointer
+from mesh.core.pointer import join_pointer
+from mesh.specs.problems import SpecProblem
 
 __all__ = [
     "EXTENSION",

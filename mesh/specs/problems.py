@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Severity", "SpecError", "SpecProblem", "escape", "join_pointer"]
+__all__ = ["Severity", "SpecError", "SpecProblem"]
 
 
 class Severity(enum.Enum):
@@ -33,12 +33,3 @@ class SpecError(Exception):
         self.problems = tuple(problems)
         errors = [p for p in self.problems if p.severity is Severity.ERROR]
         super().__init__("\n".join(str(p) for p in errors or self.problems))
-
-
-def escape(token: object) -> str:
-    """Escape one JSON pointer reference token (RFC 6901)."""
-    return str(token).replace("~", "~0").replace("/", "~1")
-
-
-def join_pointer(tokens: Iterable[object]) -> str:
-    return "".join("/" + escape(t) for t in tokens)

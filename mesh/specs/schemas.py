@@ -14,7 +14,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from mesh.specs.problems import join_pointer
+from mesh.core.pointer import join_pointer
 
 __all__ = ["JSON_SCHEMA_FORMATS", "Check", "SchemaCompiler", "payload_location"]
 

@@ -15,7 +15,8 @@ from urllib.parse import unquote, urldefrag
 
 import yaml
 
-from mesh.specs.problems import SpecError, SpecProblem, join_pointer
+from mesh.core.pointer import join_pointer, resolve_pointer
+from mesh.specs.problems import SpecError, SpecProblem
 
 __all__ = ["Located", "Workspace", "lookup", "parse_text", "walk_refs"]
 
@@ -127,21 +128,13 @@ class Workspace:
 
 
 def lookup(document: Any, pointer: str, ref: str) -> Any:
-    """Return the value at ``pointer`` (RFC 6901) in ``document``."""
-    if pointer == "":
-        return document
-    if not pointer.startswith("/"):
-        raise LookupError(f"reference {ref!r}: fragment must be a JSON pointer starting with '/'")
-    value = document
-    for raw in pointer[1:].split("/"):
-        token = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(value, dict) and token in value:
-            value = value[token]
-        elif isinstance(value, list) and token.isdigit() and int(token) < len(value):
-            value = value[int(token)]
-        else:
-            raise LookupError(f"reference {ref!r} points to nothing")
-    return value
+    """Return the value at ``pointer`` in ``document``; ``LookupError`` names ``ref``."""
+    try:
+        return resolve_pointer(document, pointer)
+    except ValueError as exc:
+        raise LookupError(f"reference {ref!r}: the fragment is not a JSON pointer") from exc
+    except LookupError as exc:
+        raise LookupError(f"reference {ref!r} points to nothing") from exc
 
 
 def walk_refs(value: Any, path: tuple[object, ...] = ()) -> Iterator[tuple[str, str]]:
