@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SOURCES := mesh connectors tests bench
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint browser bench clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,11 +23,19 @@ lint: $(INSTALLED)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint  ## linters, type checks, import contracts, then every test against real brokers
+test: lint browser  ## linters, type checks, import contracts, then every test against real brokers
 	$(BIN)/pytest
 
-bench: $(INSTALLED)  ## the figures of bench/README.md (several minutes)
+browser:  ## headless Chromium for the browser tests, from Debian's packages when run as root
+	@command -v chromium >/dev/null || $(call apt,chromium)
+
+bench: $(INSTALLED)  ## the figures of bench/README.md (a few minutes)
+	@command -v wrk >/dev/null || $(call apt,wrk)
 	$(BIN)/python -m bench.run
+
+# Install a Debian package when root (CI, the project's machines); otherwise say what is missing.
+apt = { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq $(1) >/dev/null; } \
+	|| echo "$(1) is not installed and cannot be installed here: apt-get install $(1)"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
