@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -52,8 +50,10 @@ class Page:
         raise RuntimeError("the browser closed the connection")
 
     async def goto(self, url: str) -> None:
-        await self.call("Page.enable")
+        """Open ``url`` and return once its document has loaded."""
         await self.call("Page.navigate", url=url)
+        check = f"document.readyState === 'complete' && location.href === {json.dumps(url)}"
+        await self.wait_for(check)
 
     async def evaluate(self, expression: str) -> Any:
         result = await self.call(
@@ -66,9 +66,11 @@ class Page:
     async def wait_for(self, expression: str, timeout: float = 10) -> Any:
         """Evaluate ``expression`` until it is truthy; return its value."""
         async with asyncio.timeout(timeout):
-            while not (value := await self.evaluate(expression)):
+            for _ in itertools.count():  # the page changes on its own: poll it
+                if value := await self.evaluate(expression):
+                    return value
                 await asyncio.sleep(0.1)
-        return value
+        raise AssertionError("unreachable")
 
 
 @asynccontextmanager
@@ -78,18 +80,15 @@ async def browser_page() -> AsyncIterator[Page]:
     if binary is None:
         raise RuntimeError("chromium is not installed")
     port = free_port()
-    with tempfile.TemporaryDirectory() as profile:
-        process = subprocess.Popen(
-            [
-                binary,
-                *FLAGS,
-                f"--remote-debugging-port={port}",
-                f"--user-data-dir={profile}",
-                "about:blank",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ},
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
+        process = await asyncio.create_subprocess_exec(
+            binary,
+            *FLAGS,
+            f"--remote-debugging-port={port}",
+            f"--user-data-dir={profile}",
+            "about:blank",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
         )
         try:
             async with ClientSession() as http:
@@ -98,7 +97,7 @@ async def browser_page() -> AsyncIterator[Page]:
                     yield Page(socket)
         finally:
             process.terminate()
-            process.wait(10)
+            await asyncio.wait_for(process.wait(), 10)
 
 
 async def _first_page(http: ClientSession, port: int) -> str:

@@ -20,7 +20,9 @@ const gateway = new URLSearchParams(location.search).get("gw");
 window.events = [];
 window.errors = 0;
 const source = new EventSource(gateway + "?from=earliest");
-source.addEventListener("thing", (e) => window.events.push({id: e.lastEventId, data: JSON.parse(e.data)}));
+source.addEventListener("thing", (e) => {
+  window.events.push({id: e.lastEventId, data: JSON.parse(e.data)});
+});
 source.onerror = () => { window.errors += 1; };
 window.publish = async (body) => {
   try {
