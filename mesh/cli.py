@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from mesh.broker import EmbeddedKafka
 from mesh.config import GatewayConfig, ListenConfig, ServerOverride, SpecEntry
-from mesh.gateway import serve
+from mesh.gateway import RunningGateway, serve
 from mesh.schemas import json_schema
 from mesh.specs.loader import check_files
 from mesh.specs.problems import Severity, SpecError
@@ -130,10 +130,7 @@ async def _serve(config: GatewayConfig) -> None:
         log.info("shutting down")
 
 
-def _reload(gateway: object) -> None:
-    from mesh.gateway import RunningGateway
-
-    assert isinstance(gateway, RunningGateway)
+def _reload(gateway: RunningGateway) -> None:
     try:
         compiled = gateway.reload()
         log.info("reloaded: %d routes", len(compiled.routes.routes))

@@ -55,10 +55,10 @@ class RunningGateway:
         an endpoint the gateway did not start.
         """
         compiled = load(self.config, self.connectors)
-        if set(compiled.endpoints) != set(self.state.endpoints):
-            raise SpecError(
-                [SpecProblem("", "", "the documents now need other endpoints; restart")]
-            )
+        if compiled.endpoints != self.compiled.endpoints:
+            needed = ", ".join(sorted(compiled.endpoints))
+            problem = f"the documents now need other endpoints ({needed}); restart the gateway"
+            raise SpecError([SpecProblem("reload", "", problem)])
         self.state.routes = compiled.routes
         self.compiled = compiled
         return compiled

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -23,7 +24,7 @@ from mesh.core.errors import (
     UnsupportedMediaType,
 )
 from mesh.core.exchange import Exchange
-from mesh.core.idempotency import Answer
+from mesh.core.idempotency import Answer, IdempotencyStore
 from mesh.core.media import BATCH_MEDIA_TYPE, media_type, parse_json
 from mesh.core.message import Headers, Message, Receipt
 from mesh.core.routes import RouteMatch
@@ -46,14 +47,26 @@ async def publish(
             f"content type {kind or '(none)'!r} is not accepted here", accepted=accepted
         )
     body = await read_body(request, state.settings.max_body_bytes)
+    publishing = partial(_publish, state, request, match, topic, kind, body)
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
-        return await _publish(state, request, match, topic, kind, body)
+        return await publishing()
     if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
         raise InvalidRequest(f"{IDEMPOTENCY_HEADER} must be 1-{MAX_IDEMPOTENCY_KEY} characters")
-    scope = f"{route.id}|{topic}"
     fingerprint = _fingerprint(kind, _key(request, match), body)
-    remembered = state.idempotency.begin(scope, key, fingerprint)
+    return await _once(state.idempotency, f"{route.id}|{topic}", key, fingerprint, publishing)
+
+
+async def _once(
+    store: IdempotencyStore,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    publishing: Callable[[], Awaitable[web.Response]],
+) -> web.Response:
+    """Run ``publishing`` unless this key already has an answer; remember answers that a retry
+    could not change (everything but 207, 503 and 504)."""
+    remembered = store.begin(scope, key, fingerprint)
     if remembered is not None:
         response = web.Response(
             body=remembered.body, status=remembered.status, content_type=remembered.content_type
@@ -61,20 +74,20 @@ async def publish(
         response.headers["Idempotent-Replayed"] = "true"
         return response
     try:
-        response = await _publish(state, request, match, topic, kind, body)
+        response = await publishing()
     except DeliveryError as exc:
         if exc.remember:
-            state.idempotency.finish(scope, key, _answer(problem_response(exc)))
+            store.finish(scope, key, _answer(problem_response(exc)))
         else:
-            state.idempotency.forget(scope, key)
+            store.forget(scope, key)
         raise
     except BaseException:
-        state.idempotency.forget(scope, key)
+        store.forget(scope, key)
         raise
     if response.status == 207 or response.status >= 500:
-        state.idempotency.forget(scope, key)
+        store.forget(scope, key)
     else:
-        state.idempotency.finish(scope, key, _answer(response))
+        store.finish(scope, key, _answer(response))
     return response
 
 
