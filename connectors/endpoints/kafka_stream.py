@@ -37,6 +37,7 @@ class KafkaSubscription:
         self._start = start
         self._positions: dict[int, int] = {}
         self._pending: list[StreamItem] = []
+        self._moved: list[tuple[str, dict[str, int]]] = []
         self._next_partition_check = 0.0
 
     @property
@@ -126,24 +127,23 @@ class KafkaSubscription:
                 target = self._clamp(tp.partition, target, low, high)
             self._positions[tp.partition] = target
             self._consumer.seek(tp, target)
+        self._announce_restarts()
 
     def _clamp(self, partition: int, target: int, low: int, high: int) -> int:
+        """The nearest offset in ``[low, high]``; a move is noted for ``_announce_restarts``."""
         if low <= target <= high:
             return target
         reason, restart = ("retention", low) if target < low else ("ahead", high)
-        self._positions[partition] = restart
-        self._pending.append(
-            Restart(
-                reason,
-                self.cursor,
-                {
-                    "partition": partition,
-                    "requested": target,
-                    "restart": restart,
-                },
-            )
+        self._moved.append(
+            (reason, {"partition": partition, "requested": target, "restart": restart})
         )
         return restart
+
+    def _announce_restarts(self) -> None:
+        """Queue a ``Restart`` per moved partition, carrying the cursor of every partition."""
+        cursor = self.cursor
+        self._pending += [Restart(reason, cursor, detail) for reason, detail in self._moved]
+        self._moved.clear()
 
     async def _partitions(self) -> list[int]:
         known = self._consumer.partitions_for_topic(self._topic)
@@ -173,14 +173,14 @@ class KafkaSubscription:
             self._consumer.seek(TopicPartition(self._topic, partition), offset)
 
     async def _restart_out_of_range(self, exc: OffsetOutOfRangeError) -> list[StreamItem]:
-        items: list[StreamItem] = []
         tps = list(exc.args[0]) if exc.args and isinstance(exc.args[0], dict) else []
         tps = tps or [TopicPartition(self._topic, p) for p in self._positions]
         first = await self._consumer.beginning_offsets(tps)
         end = await self._consumer.end_offsets(tps)
         for tp in tps:
             target = self._positions.get(tp.partition, first[tp])
-            restart = self._clamp(tp.partition, target, first[tp], end[tp])
-            self._consumer.seek(tp, restart)
+            self._positions[tp.partition] = self._clamp(tp.partition, target, first[tp], end[tp])
+            self._consumer.seek(tp, self._positions[tp.partition])
+        self._announce_restarts()
         items, self._pending = self._pending, []
         return items

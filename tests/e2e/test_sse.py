@@ -94,14 +94,14 @@ async def test_cursor_query_parameter_resumes_like_last_event_id(
 async def test_cursor_past_the_end_restarts_explicitly(
     tmp_path: Path, start_gateway: Start, http: ClientSession, kafka: EmbeddedKafka, topic: str
 ) -> None:
+    await create_topic(kafka.bootstrap, topic, 2)
     await produce(kafka.bootstrap, topic, [b"a"], partition=0)
-    cursor = encode_cursor(topic_tag(topic), {0: 50})
+    await produce(kafka.bootstrap, topic, [b"x", b"y"], partition=1)
+    cursor = encode_cursor(topic_tag(topic), {0: 50, 1: 1})
     async with start_gateway([spec(tmp_path, topic)]) as gw:
         headers = {**SSE, "Last-Event-ID": cursor}
         async with http.get(f"{gw.url}/{topic}", headers=headers) as response:
-            (restart,) = await next_events(response, 1)
-            await produce(kafka.bootstrap, topic, [b"b"], partition=0)
-            (after,) = await next_events(response, 1)
+            restart, after = await next_events(response, 2)
     assert restart.name == "mesh.restart"
     assert json.loads(restart.text) == {
         "reason": "ahead",
@@ -109,7 +109,8 @@ async def test_cursor_past_the_end_restarts_explicitly(
         "requested": 50,
         "restart": 1,
     }
-    assert after.text == "b"
+    assert restart.id == encode_cursor(topic_tag(topic), {0: 1, 1: 1})
+    assert after.text == "y"
 
 
 async def test_topic_created_after_the_stream_opened_is_read_from_its_start(
