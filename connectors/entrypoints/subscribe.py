@@ -87,8 +87,8 @@ async def stream(
                 f"retry: {settings.retry_ms}\n".encode() + sse_comment("stream open")
             )
             await _pump(state, match, subscription, response)
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+        except ConnectionResetError:
+            pass  # the client left; its subscription closes below
         finally:
             state.streams.discard(task)
         return response

@@ -168,3 +168,19 @@ async def test_shutdown_sends_a_final_event(
     final = json.loads(events[-1].text)
     assert final["reason"] == "shutdown"
     assert final["cursor"] == events[0].id
+
+
+async def test_a_client_that_leaves_releases_its_stream(
+    tmp_path: Path, start_gateway: Start, http: ClientSession, topic: str
+) -> None:
+    sse = SseConfig(heartbeat_seconds=0.2)
+    async with start_gateway([spec(tmp_path, topic)], sse=sse) as gw:
+        response = await http.get(f"{gw.url}/{topic}", headers=SSE)
+        await response.content.readline()
+        (handler,) = gw.state.streams
+        response.close()
+        finished, _ = await asyncio.wait({handler}, timeout=5)
+        assert finished == {handler}
+        assert not gw.state.streams
+        still = await http.post(f"{gw.url}/{topic}", json={})
+        assert still.status == 201
