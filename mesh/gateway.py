@@ -169,6 +169,7 @@ def http_settings(config: GatewayConfig) -> HttpSettings:
         heartbeat_seconds=config.sse.heartbeat_seconds,
         retry_ms=config.sse.retry_ms,
         stream_batch_limit=config.sse.batch_limit,
+        write_timeout=config.sse.write_timeout_seconds,
         poll_default_limit=config.poll.default_limit,
         poll_max_limit=config.poll.max_limit,
         poll_max_wait=config.poll.max_wait_seconds,

@@ -23,6 +23,7 @@ class HttpSettings:
     heartbeat_seconds: float = 15.0
     retry_ms: int = 2_000
     stream_batch_limit: int = 500
+    write_timeout: float = 30.0
     poll_default_limit: int = 100
     poll_max_limit: int = 1_000
     poll_max_wait: float = 30.0

@@ -107,16 +107,25 @@ async def _pump(
                 sse_restart(item) if isinstance(item, Restart) else sse_event(item)
                 for item in _named(match, items)
             ]
-            await response.write(b"".join(chunks))
+            await _write(state, response, b"".join(chunks))
             idle_since = loop.time()
         elif loop.time() - idle_since >= settings.heartbeat_seconds:
-            await response.write(sse_comment("keepalive"))
+            await _write(state, response, sse_comment("keepalive"))
             idle_since = loop.time()
-    with suppress(ConnectionResetError):
-        await response.write(
-            sse_notice("mesh.shutdown", {"reason": "shutdown", "cursor": subscription.cursor})
-        )
+    with suppress(ConnectionResetError, TimeoutError):
+        final = {"reason": "shutdown", "cursor": subscription.cursor}
+        await _write(state, response, sse_notice("mesh.shutdown", final))
         await response.write_eof()
+
+
+async def _write(state: HttpState, response: web.StreamResponse, data: bytes) -> None:
+    """Write, or end the stream when the client does not take it in time: a client that stopped
+    reading holds a broker read and memory, and can resume from its last event id."""
+    try:
+        async with asyncio.timeout(state.settings.write_timeout):
+            await response.write(data)
+    except TimeoutError as exc:
+        raise ConnectionResetError("the client did not accept data in time") from exc
 
 
 async def poll(

@@ -184,3 +184,23 @@ async def test_a_client_that_leaves_releases_its_stream(
         assert not gw.state.streams
         still = await http.post(f"{gw.url}/{topic}", json={})
         assert still.status == 201
+
+
+async def test_a_client_that_stops_reading_is_dropped(
+    tmp_path: Path, start_gateway: Start, http: ClientSession, kafka: EmbeddedKafka, topic: str
+) -> None:
+    sse = SseConfig(write_timeout_seconds=0.5)
+    big = b"x" * 500_000
+    async with start_gateway([spec(tmp_path, topic)], sse=sse) as gw:
+        reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+        request = f"GET /{topic}?from=earliest HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream"
+        writer.write(request.encode() + b"\r\n\r\n")
+        await reader.readuntil(b"stream open\n\n")
+        writer.transport.pause_reading()  # never read again: the socket buffers fill up
+        (handler,) = gw.state.streams
+        await produce(kafka.bootstrap, topic, [big] * 40, key=b"k")
+        finished, _ = await asyncio.wait({handler}, timeout=10)
+        assert finished == {handler}
+        others = await http.post(f"{gw.url}/{topic}", json={})
+        assert others.status == 201
+        writer.close()
