@@ -196,7 +196,9 @@ async def test_a_client_that_stops_reading_is_dropped(
         request = f"GET /{topic}?from=earliest HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream"
         writer.write(request.encode() + b"\r\n\r\n")
         await reader.readuntil(b"stream open\n\n")
-        writer.transport.pause_reading()  # never read again: the socket buffers fill up
+        transport = writer.transport
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()  # never read again: the socket buffers fill up
         (handler,) = gw.state.streams
         await produce(kafka.bootstrap, topic, [big] * 40, key=b"k")
         finished, _ = await asyncio.wait({handler}, timeout=10)
