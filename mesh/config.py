@@ -30,6 +30,7 @@ __all__ = [
     "SpecEntry",
     "SseConfig",
     "TlsConfig",
+    "WebSocketConfig",
 ]
 
 NEVER_FORWARDED = frozenset({"authorization", "cookie", "proxy-authorization", "set-cookie"})
@@ -136,6 +137,16 @@ class SseConfig(_Strict):
     )
 
 
+class WebSocketConfig(_Strict):
+    max_frame_bytes: int = Field(default=1_048_576, gt=0, description="larger frames close 1009")
+    ping_interval_seconds: float = Field(
+        default=20.0, gt=0, description="a peer that does not answer a ping within half is dropped"
+    )
+    max_in_flight: int = Field(
+        default=32, gt=0, description="publishes of one session awaiting their ack at once"
+    )
+
+
 class PollConfig(_Strict):
     default_limit: int = Field(default=100, gt=0)
     max_limit: int = Field(default=1_000, gt=0)
@@ -183,6 +194,7 @@ class GatewayConfig(_Strict):
     idempotency: IdempotencyConfig = Field(default_factory=IdempotencyConfig)
     sse: SseConfig = Field(default_factory=SseConfig)
     poll: PollConfig = Field(default_factory=PollConfig)
+    websocket: WebSocketConfig = Field(default_factory=WebSocketConfig)
     cors: CorsConfig = Field(default_factory=CorsConfig)
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
     drain_seconds: float = Field(default=5.0, ge=0, description="grace for streams on shutdown")

@@ -21,6 +21,7 @@ from connectors.entrypoints.problem import (
 from connectors.entrypoints.rest import publish
 from connectors.entrypoints.state import HttpState
 from connectors.entrypoints.subscribe import poll, stream
+from connectors.entrypoints.websocket import is_websocket, session
 from mesh.core.errors import MeshError, MethodNotAllowed, NotAcceptable, RouteNotFound
 from mesh.core.problems import PROBLEM_TYPES, problem_uri
 from mesh.core.routes import Action, RouteMatch
@@ -76,7 +77,7 @@ async def _channel(request: web.Request) -> web.StreamResponse:
     methods = _methods(match)
     if request.method == "OPTIONS":
         return preflight(state.settings, request, methods)
-    if request.method not in methods:
+    if request.method not in methods and not (request.method == "GET" and is_websocket(request)):
         raise MethodNotAllowed(
             f"{request.method} is not allowed on this channel", [*methods, "OPTIONS"]
         )
@@ -84,6 +85,8 @@ async def _channel(request: web.Request) -> web.StreamResponse:
     state.endpoints[match.route.endpoint].check_address(topic)
     if request.method == "POST":
         return await publish(state, request, match, topic)
+    if is_websocket(request):
+        return await session(state, request, match, topic)
     accept = request.headers.get("Accept", "*/*")
     if "text/event-stream" in accept:
         return await stream(state, request, match, topic)

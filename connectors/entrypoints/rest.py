@@ -7,7 +7,6 @@ answer; answers a retry could change (503, 504) are not remembered.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any
@@ -15,18 +14,22 @@ from typing import Any
 from aiohttp import web
 
 from connectors.entrypoints.body import read_body
-from connectors.entrypoints.problem import json_response, problem_body, problem_response
+from connectors.entrypoints.envelope import (
+    accept_content_type,
+    message_from_envelope,
+    outcome_json,
+)
+from connectors.entrypoints.problem import json_response, problem_response
 from connectors.entrypoints.state import HttpState
 from mesh.core.errors import (
     DeliveryError,
     InvalidRequest,
     MeshError,
-    UnsupportedMediaType,
 )
 from mesh.core.exchange import Exchange
 from mesh.core.idempotency import Answer, IdempotencyStore
 from mesh.core.media import BATCH_MEDIA_TYPE, media_type, parse_json
-from mesh.core.message import Headers, Message, Receipt
+from mesh.core.message import Headers, Message
 from mesh.core.routes import RouteMatch
 
 __all__ = ["publish"]
@@ -41,11 +44,8 @@ async def publish(
     """Handle a POST to a channel that may be published to."""
     route = match.route
     kind = media_type(request.headers.get("Content-Type"))
-    if kind != BATCH_MEDIA_TYPE and kind not in route.content_types:
-        accepted = sorted({*route.content_types, BATCH_MEDIA_TYPE})
-        raise UnsupportedMediaType(
-            f"content type {kind or '(none)'!r} is not accepted here", accepted=accepted
-        )
+    if kind != BATCH_MEDIA_TYPE:
+        accept_content_type(route, kind)
     body = await read_body(request, state.settings.max_body_bytes)
     publishing = partial(_publish, state, request, match, topic, kind, body)
     key = request.headers.get(IDEMPOTENCY_HEADER)
@@ -126,52 +126,24 @@ async def _publish_batch(
         raise InvalidRequest(f"a batch holds at most {limit} messages", limit=limit)
     common = _forwarded(request.headers, match.route.forward_headers)
     exchange = Exchange(match.route, match.values)
-    checked = [_checked(exchange, _batch_message(e, i, common)) for i, e in enumerate(entries)]
+    checked = [_checked(exchange, entry, common) for entry in entries]
     valid = [m for m in checked if isinstance(m, Message)]
     endpoint = state.endpoints[match.route.endpoint]
     sent = iter(await endpoint.publish_many(topic, valid, state.settings.publish_timeout))
-    results = [_result(next(sent) if isinstance(m, Message) else m, request.path) for m in checked]
+    results = [
+        outcome_json(next(sent) if isinstance(m, Message) else m, request.path) for m in checked
+    ]
     status = 200 if all(r["status"] == 201 for r in results) else 207
     return json_response({"results": results}, status)
 
 
-def _checked(exchange: Exchange, message: Message | MeshError) -> Message | MeshError:
-    if isinstance(message, MeshError):
-        return message
+def _checked(exchange: Exchange, entry: Any, common: Headers) -> Message | MeshError:
+    """A batch entry as a message ready to send, or why it cannot be sent."""
     try:
+        message = message_from_envelope(exchange.route, entry, common)
         return exchange.route.publish_chain.apply(exchange, message)
     except MeshError as exc:
         return exc
-
-
-def _result(outcome: Receipt | MeshError, path: str) -> dict[str, Any]:
-    if isinstance(outcome, MeshError):
-        return problem_body(outcome.code, outcome.detail, path, **outcome.extensions)
-    return {"status": 201, **outcome.position, "cursor": outcome.cursor}
-
-
-def _batch_message(entry: Any, index: int, common: Headers) -> Message | MeshError:
-    """One batch entry: ``{"payload": <JSON>, "key": "...", "headers": {"name": "value"}}``."""
-    if not isinstance(entry, dict) or "payload" not in entry:
-        return InvalidRequest(f"batch entry {index} needs a 'payload'", index=index)
-    key, headers = entry.get("key"), entry.get("headers") or {}
-    unknown = set(entry) - {"payload", "key", "headers"}
-    if unknown or not (key is None or isinstance(key, str)) or not _string_map(headers):
-        return InvalidRequest(
-            f"batch entry {index}: 'key' is a string, 'headers' maps names to strings, "
-            "and nothing else is allowed",
-            index=index,
-        )
-    return Message(
-        payload=json.dumps(entry["payload"], separators=(",", ":")).encode(),
-        key=None if key is None else key.encode(),
-        headers=common + tuple((k.lower(), v.encode()) for k, v in headers.items()),
-        content_type="application/json",
-    )
-
-
-def _string_map(value: Any) -> bool:
-    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
 
 
 def _key(request: web.Request, match: RouteMatch) -> bytes | None:

@@ -24,6 +24,9 @@ class HttpSettings:
     retry_ms: int = 2_000
     stream_batch_limit: int = 500
     write_timeout: float = 30.0
+    ws_max_frame: int = 1_048_576
+    ws_ping_interval: float = 20.0
+    ws_max_in_flight: int = 32
     poll_default_limit: int = 100
     poll_max_limit: int = 1_000
     poll_max_wait: float = 30.0

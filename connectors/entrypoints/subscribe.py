@@ -27,7 +27,7 @@ from mesh.core.errors import InvalidRequest
 from mesh.core.exchange import Exchange
 from mesh.core.routes import RouteMatch
 
-__all__ = ["poll", "stream"]
+__all__ = ["opened", "poll", "stream"]
 
 _TICK = 0.5  # how often an idle stream looks at the clock (heartbeats, shutdown)
 # A fresh read needs one fetch round trip before it can see anything, so even ``wait=0`` waits
@@ -36,9 +36,10 @@ _FIRST_FETCH = 0.5
 
 
 @asynccontextmanager
-async def _opened(
+async def opened(
     state: HttpState, request: web.Request, match: RouteMatch, topic: str
 ) -> AsyncIterator[Subscription]:
+    """The endpoint's read at the request's cursor, or where ``from`` says; closed on exit."""
     cursor = request.headers.get("Last-Event-ID") or request.query.get("cursor") or None
     endpoint = state.endpoints[match.route.endpoint]
     subscription = await endpoint.subscribe(
@@ -69,7 +70,7 @@ async def stream(
 ) -> web.StreamResponse:
     """Serve an SSE stream until the client leaves or the gateway shuts down."""
     settings = state.settings
-    async with _opened(state, request, match, topic) as subscription:
+    async with opened(state, request, match, topic) as subscription:
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
@@ -137,7 +138,7 @@ async def poll(
     wait = float(_number(request, "wait", 0, 0, settings.poll_max_wait, kind=float))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    async with _opened(state, request, match, topic) as subscription:
+    async with opened(state, request, match, topic) as subscription:
         items: list[StreamItem] = []
         while len(items) < limit:
             remaining = max(deadline - loop.time(), _FIRST_FETCH) if not items else 0.0

@@ -1,4 +1,4 @@
-"""A real browser on another origin: EventSource and fetch through CORS, in headless Chromium."""
+"""A real browser on another origin, in headless Chromium: EventSource, WebSocket and fetch."""
 
 from __future__ import annotations
 
@@ -24,6 +24,10 @@ source.addEventListener("thing", (e) => {
   window.events.push({id: e.lastEventId, data: JSON.parse(e.data)});
 });
 source.onerror = () => { window.errors += 1; };
+window.frames_ = [];
+const socket = new WebSocket(gateway.replace("http:", "ws:") + "?from=earliest", "mesh.v1");
+socket.onmessage = (e) => window.frames_.push(JSON.parse(e.data));
+window.wsPublish = (id, payload) => socket.send(JSON.stringify({type: "publish", id, payload}));
 window.publish = async (body) => {
   try {
     const response = await fetch(gateway, {method: "POST", body: JSON.stringify(body),
@@ -82,6 +86,18 @@ async def test_eventsource_and_fetch_from_an_allowed_origin(
         assert published["status"] == 201, published
         both = await page.wait_for("window.events.length >= 2 && window.events")
         assert [e["data"] for e in both] == [{"from": "kafka"}, {"from": "browser"}]
+        await page.wait_for("window.frames_.length >= 2")
+        await page.evaluate('window.wsPublish("w-1", {"from": "websocket"})')
+        ack = await page.wait_for('window.frames_.find((f) => f.type === "ack")')
+        assert ack["id"] == "w-1"
+        three = await page.wait_for(
+            '((m) => m.length >= 3 && m)(window.frames_.filter((f) => f.type === "message"))'
+        )
+        assert [f["payload"] for f in three] == [
+            {"from": "kafka"},
+            {"from": "browser"},
+            {"from": "websocket"},
+        ]
 
 
 async def test_a_page_on_another_origin_is_refused(
@@ -94,3 +110,4 @@ async def test_a_page_on_another_origin_is_refused(
         published = await page.evaluate('window.publish({"from": "browser"})')
         assert "failed" in published
         assert await page.evaluate("window.events.length") == 0
+        assert await page.evaluate("window.frames_.length") == 0
