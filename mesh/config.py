@@ -178,6 +178,11 @@ class KafkaConfig(_Strict):
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
     linger_ms: int = Field(default=0, ge=0)
     max_request_size: int = Field(default=1_048_576, gt=0)
+    client_buffer_messages: int = Field(
+        default=10_000,
+        gt=0,
+        description="messages buffered per subscriber of a shared reader; a fuller one is dropped",
+    )
 
 
 class GatewayConfig(_Strict):

@@ -194,6 +194,7 @@ def connector_settings(settings: EndpointSettings, config: GatewayConfig) -> End
         "connect_timeout": config.kafka.connect_timeout_seconds,
         "linger_ms": config.kafka.linger_ms,
         "max_request_size": config.kafka.max_request_size,
+        "client_buffer": config.kafka.client_buffer_messages,
     }
     sasl: SaslConfig | None = settings.options.get("sasl")
     if sasl is not None:

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaClient, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.transaction import InitProducerIdRequest
 
+from connectors.endpoints.kafka_fanout import CatchUp, Hubs
 from connectors.endpoints.kafka_options import KafkaOptions
 from connectors.endpoints.kafka_publish import KafkaPublisher
 from connectors.endpoints.kafka_stream import KafkaSubscription
@@ -53,6 +54,7 @@ class KafkaEndpoint:
         self._producer: AIOKafkaProducer | None = None
         self._connecting: asyncio.Task[None] | None = None
         self._publisher: KafkaPublisher | None = None
+        self.hubs = Hubs(options.client_buffer)
 
     @property
     def ready(self) -> bool:
@@ -65,6 +67,7 @@ class KafkaEndpoint:
             await asyncio.wait_for(asyncio.shield(self._connecting), self.options.connect_timeout)
 
     async def close(self) -> None:
+        await self.hubs.close()
         if self._connecting is not None:
             self._connecting.cancel()
             with suppress(asyncio.CancelledError):
@@ -96,7 +99,19 @@ class KafkaEndpoint:
     async def subscribe(
         self, address: str, cursor: str | None, start: StartAt, timeout: float
     ) -> Subscription:
-        return await KafkaSubscription.open(self.options, address, cursor, start, timeout)
+        """At the live end, join the topic's shared reader; from a cursor or the earliest offset,
+        catch up on an own reader first."""
+
+        async def live() -> KafkaSubscription:
+            return await KafkaSubscription.open(
+                self.options, address, None, StartAt.LATEST, timeout
+            )
+
+        if cursor is None and start is StartAt.LATEST:
+            client, _ = await self.hubs.join(address, live)
+            return client
+        own = await KafkaSubscription.open(self.options, address, cursor, start, timeout)
+        return CatchUp(own, address, self.hubs, live)
 
     async def _connect_forever(self) -> None:
         while self._producer is None:

@@ -29,6 +29,7 @@ class KafkaOptions:
     connect_timeout: float = 5.0
     linger_ms: int = 0
     max_request_size: int = 1_048_576
+    client_buffer: int = 10_000
 
     @classmethod
     def from_settings(cls, settings: EndpointSettings) -> KafkaOptions:

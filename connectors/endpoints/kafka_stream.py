@@ -44,6 +44,11 @@ class KafkaSubscription:
     def cursor(self) -> str:
         return encode_cursor(self._tag, self._positions)
 
+    @property
+    def positions(self) -> dict[int, int]:
+        """The next offset to read, by partition (a live view: copy it to keep it)."""
+        return self._positions
+
     @classmethod
     async def open(
         cls, options: KafkaOptions, topic: str, cursor: str | None, start: StartAt, timeout: float

@@ -20,10 +20,10 @@ from connectors.entrypoints.encoding import (
     sse_notice,
     sse_restart,
 )
-from connectors.entrypoints.problem import json_response
+from connectors.entrypoints.problem import json_response, problem_body
 from connectors.entrypoints.state import HttpState
 from mesh.core.connector import Restart, StartAt, StreamItem, Subscription
-from mesh.core.errors import InvalidRequest
+from mesh.core.errors import InvalidRequest, MeshError
 from mesh.core.exchange import Exchange
 from mesh.core.routes import RouteMatch
 
@@ -102,7 +102,12 @@ async def _pump(
     loop = asyncio.get_running_loop()
     idle_since = loop.time()
     while not state.closing.is_set():
-        items = await subscription.next_batch(settings.stream_batch_limit, _TICK)
+        try:
+            items = await subscription.next_batch(settings.stream_batch_limit, _TICK)
+        except MeshError as exc:
+            problem = problem_body(exc.code, exc.detail, **exc.extensions)
+            await _write(state, response, sse_notice("mesh.error", problem, subscription.cursor))
+            return
         if items:
             chunks = [
                 sse_restart(item) if isinstance(item, Restart) else sse_event(item)

@@ -39,6 +39,7 @@ from mesh.core.errors import (
     NotSent,
     OriginNotAllowed,
     OutcomeUnknown,
+    SubscriberTooSlow,
 )
 from mesh.core.exchange import Exchange
 from mesh.core.message import Receipt
@@ -131,7 +132,13 @@ async def _push(
 ) -> None:
     exchange = Exchange(match.route, match.values)
     while not socket.closed:
-        items = await subscription.next_batch(state.settings.stream_batch_limit, _TICK)
+        try:
+            items = await subscription.next_batch(state.settings.stream_batch_limit, _TICK)
+        except MeshError as exc:
+            await _send(state, socket, {**_error(exc), "cursor": subscription.cursor})
+            code = 1013 if isinstance(exc, SubscriberTooSlow) else 1011
+            await socket.close(code=code, message=exc.code.encode())
+            return
         for item in items:
             if isinstance(item, Restart):
                 frame = {"type": "restart", "cursor": item.cursor, "reason": item.reason}

@@ -21,7 +21,8 @@
         ├── NotSent                 broker-unavailable 503: nothing reached the broker
         ├── OutcomeUnknown          outcome-unknown 504: sent, no acknowledgement in time
         ├── BrokerRejected          broker-rejected 502: the broker refused it, nothing stored
-        └── NotReady                not-ready 503
+        ├── NotReady                not-ready 503
+        └── SubscriberTooSlow       subscriber-too-slow 503: a stream fell behind (has ``cursor``)
 
 Connectors map their client library's exceptions to the most specific ``DeliveryError`` and
 ``raise ... from exc``; each entrypoint maps ``MeshError`` to its protocol in exactly one place.
@@ -54,6 +55,7 @@ __all__ = [
     "RequestError",
     "RouteNotFound",
     "SchemaViolation",
+    "SubscriberTooSlow",
     "UnsupportedMediaType",
 ]
 
@@ -163,6 +165,11 @@ class OutcomeUnknown(DeliveryError):
 
 class BrokerRejected(DeliveryError):
     code = "broker-rejected"
+
+
+class SubscriberTooSlow(DeliveryError):
+    code = "subscriber-too-slow"
+    remember = False
 
 
 class NotReady(DeliveryError):

@@ -132,6 +132,14 @@ _TYPES = (
         "nothing was stored. `detail` names the broker's reason.",
     ),
     ProblemType(
+        "subscriber-too-slow",
+        503,
+        "Subscriber too slow",
+        "A stream's client did not keep up: its buffer filled, so the gateway ended the stream "
+        "rather than stall other subscribers or grow memory. It ends with the client's last "
+        "cursor; reconnect with it to resume without losing anything.",
+    ),
+    ProblemType(
         "not-ready",
         503,
         "Gateway not ready",
