@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-SOURCES := mesh connectors tests bench
+SOURCES := mesh connectors tests bench tools
 
-.PHONY: run test lint browser bench clean
+.PHONY: run test lint browser bench protos clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: $(INSTALLED)  ## the figures of bench/README.md (a few minutes)
 # Install a Debian package when root (CI, the project's machines); otherwise say what is missing.
 apt = { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq $(1) >/dev/null; } \
 	|| echo "$(1) is not installed and cannot be installed here: apt-get install $(1)"
+
+GEN := connectors/entrypoints/grpc_api
+protos: $(INSTALLED)  ## regenerate $(GEN) from specs/proto (tests check it is current)
+	$(BIN)/python -m tools.protos
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

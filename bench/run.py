@@ -194,6 +194,7 @@ def gateway_config(directory: Path, port: int, bootstrap: str) -> Path:
         json.dumps(
             {
                 "listen": {"port": port},
+                "grpc": {"port": 0},
                 "specs": [{"path": str(HERE / "spec.yaml")}],
                 "servers": {"main": {"host": bootstrap}},
                 "limits": {"max_body_bytes": 4_194_304},

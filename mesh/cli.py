@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mesh.broker import EmbeddedKafka
-from mesh.config import GatewayConfig, ListenConfig, ServerOverride, SpecEntry
+from mesh.config import GatewayConfig, GrpcConfig, ListenConfig, ServerOverride, SpecEntry
 from mesh.gateway import RunningGateway, serve
 from mesh.schemas import json_schema
 from mesh.specs.loader import check_files
@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--spec", type=Path, action="append", default=[], help="a document to serve")
     run.add_argument("--host", help="listen address (default 127.0.0.1)")
     run.add_argument("--port", type=int, help="listen port (default 8080)")
+    run.add_argument("--grpc-port", type=int, help="gRPC port (default 9090)")
     run.set_defaults(command=_run)
 
     dev = commands.add_parser(
@@ -60,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--spec", type=Path, action="append", default=[], help="a document to serve")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8080)
+    dev.add_argument("--grpc-port", type=int, default=9090)
     dev.set_defaults(command=_dev)
 
     validate = commands.add_parser("validate", help="check AsyncAPI and OpenAPI documents")
@@ -79,7 +81,10 @@ def _config(args: argparse.Namespace) -> GatewayConfig:
         host=args.host or config.listen.host,
         port=config.listen.port if args.port is None else args.port,
     )
-    config = config.model_copy(update={"specs": specs, "listen": listen})
+    grpc = config.grpc.model_copy(
+        update={"port": config.grpc.port if args.grpc_port is None else args.grpc_port}
+    )
+    config = config.model_copy(update={"specs": specs, "listen": listen, "grpc": grpc})
     if not config.specs:
         raise ValueError("no documents to serve: give --spec FILE or a --config listing specs")
     return config
@@ -98,6 +103,7 @@ def _dev(args: argparse.Namespace) -> int:
         log.info("embedded Kafka broker (Tansu) on %s", broker.bootstrap)
         config = GatewayConfig(
             listen=ListenConfig(host=args.host, port=args.port),
+            grpc=GrpcConfig(host=args.host, port=args.grpc_port),
             specs=[SpecEntry(path=p.resolve()) for p in paths],
             servers={"*": ServerOverride(host=broker.bootstrap, protocol="kafka")},
         )
@@ -125,7 +131,8 @@ async def _serve(config: GatewayConfig) -> None:
         # every full collection, which otherwise shows in the publish latency tail.
         gc.freeze()
         loop.add_signal_handler(signal.SIGHUP, _reload, gateway)
-        print(f"mesh: serving on {gateway.url} (Ctrl-C stops)", file=sys.stderr, flush=True)
+        grpc = f", gRPC on port {gateway.grpc_port}" if gateway.grpc_port else ""
+        print(f"mesh: serving on {gateway.url}{grpc} (Ctrl-C stops)", file=sys.stderr, flush=True)
         await stop.wait()
         log.info("shutting down")
 

@@ -18,6 +18,7 @@ from mesh.specs.source import parse_text
 __all__ = [
     "CorsConfig",
     "GatewayConfig",
+    "GrpcConfig",
     "IdempotencyConfig",
     "KafkaConfig",
     "LimitsConfig",
@@ -114,6 +115,14 @@ class ListenConfig(_Strict):
     port: int = Field(default=8080, ge=0, le=65535)
 
 
+class GrpcConfig(_Strict):
+    """The gRPC listener (``mesh.v1.Gateway``, reflection and health)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=9090, ge=0, le=65535)
+
+
 class LimitsConfig(_Strict):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     max_batch_messages: int = Field(default=500, gt=0)
@@ -189,6 +198,7 @@ class GatewayConfig(_Strict):
     """The whole gateway configuration (every key optional)."""
 
     listen: ListenConfig = Field(default_factory=ListenConfig)
+    grpc: GrpcConfig = Field(default_factory=GrpcConfig)
     specs: list[SpecEntry] = Field(default_factory=list)
     servers: dict[str, ServerOverride] = Field(default_factory=dict)
     forward_headers: list[str] = Field(

@@ -16,9 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
+from connectors.entrypoints.grpc_server import GrpcServer
 from connectors.entrypoints.http import build_app
 from connectors.entrypoints.openapi import describe
-from connectors.entrypoints.state import HttpSettings, HttpState
+from connectors.entrypoints.state import EntrypointSettings, GatewayState
 from connectors.registry import load_connectors
 from mesh.config import GatewayConfig, SaslConfig, Secret, TlsConfig
 from mesh.core.connector import Connector, Endpoint, EndpointSettings
@@ -39,10 +40,11 @@ class RunningGateway:
     """A started gateway: where it listens and what it serves."""
 
     config: GatewayConfig
-    state: HttpState
+    state: GatewayState
     compiled: Compiled
     port: int
     connectors: Mapping[str, Connector]
+    grpc_port: int | None = None
 
     @property
     def url(self) -> str:
@@ -88,10 +90,10 @@ async def serve(
     async with AsyncExitStack() as stack:
         endpoints = await _start_endpoints(stack, compiled, config, connectors)
         _check_addresses(compiled, endpoints)
-        state = HttpState(
+        state = GatewayState(
             routes=compiled.routes,
             endpoints=endpoints,
-            settings=http_settings(config),
+            settings=entrypoint_settings(config),
             idempotency=IdempotencyStore(
                 config.idempotency.ttl_seconds, config.idempotency.max_entries
             ),
@@ -107,6 +109,7 @@ async def serve(
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, config.listen.host, config.listen.port, backlog=1024)
         await site.start()
+        grpc_port = await _start_grpc(stack, state, config)
         stack.push_async_callback(_drain, state, config.drain_seconds)
         port = _bound_port(runner)
         log.info(
@@ -115,7 +118,19 @@ async def serve(
             config.listen.host,
             port,
         )
-        yield RunningGateway(config, state, compiled, port, connectors)
+        yield RunningGateway(config, state, compiled, port, connectors, grpc_port)
+
+
+async def _start_grpc(
+    stack: AsyncExitStack, state: GatewayState, config: GatewayConfig
+) -> int | None:
+    if not config.grpc.enabled:
+        return None
+    server = GrpcServer(state, config.grpc.host, config.grpc.port)
+    port = await server.start()
+    stack.push_async_callback(server.stop, config.drain_seconds)
+    log.info("serving gRPC (mesh.v1.Gateway) on %s:%d", config.grpc.host, port)
+    return port
 
 
 async def _start_endpoints(
@@ -148,7 +163,7 @@ def _check_addresses(compiled: Compiled, endpoints: Mapping[str, Endpoint]) -> N
         raise SpecError(problems)
 
 
-async def _drain(state: HttpState, seconds: float) -> None:
+async def _drain(state: GatewayState, seconds: float) -> None:
     """Tell streams to end with their final event, and give them ``seconds`` to do so."""
     state.closing.set()
     if state.streams:
@@ -160,8 +175,8 @@ def _bound_port(runner: web.AppRunner) -> int:
     return int(address[1])
 
 
-def http_settings(config: GatewayConfig) -> HttpSettings:
-    return HttpSettings(
+def entrypoint_settings(config: GatewayConfig) -> EntrypointSettings:
+    return EntrypointSettings(
         max_body_bytes=config.limits.max_body_bytes,
         max_batch_messages=config.limits.max_batch_messages,
         publish_timeout=config.publish.timeout_seconds,

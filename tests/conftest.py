@@ -12,7 +12,7 @@ import pytest
 from aiohttp import ClientSession
 
 from mesh.broker import EmbeddedKafka
-from mesh.config import GatewayConfig, ListenConfig, ServerOverride, SpecEntry
+from mesh.config import GatewayConfig, GrpcConfig, ListenConfig, ServerOverride, SpecEntry
 from mesh.gateway import RunningGateway, serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +82,7 @@ def start_gateway(kafka: EmbeddedKafka) -> Start:
     ) -> AsyncIterator[RunningGateway]:
         settings = GatewayConfig(
             listen=ListenConfig(port=0),
+            grpc=GrpcConfig(port=0),
             specs=[SpecEntry(path=p) for p in specs],
             servers={"*": ServerOverride(host=bootstrap or kafka.bootstrap, protocol="kafka")},
             **config,

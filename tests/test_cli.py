@@ -91,7 +91,8 @@ async def test_mesh_run_serves_a_spec_and_stops_cleanly(
     config = tmp_path / "mesh.yaml"
     port = free_port()
     config.write_text(
-        f"listen: {{port: {port}}}\nservers:\n  main: {{host: '{kafka.bootstrap}'}}\n"
+        f"listen: {{port: {port}}}\ngrpc: {{port: 0}}\n"
+        f"servers:\n  main: {{host: '{kafka.bootstrap}'}}\n"
         f"specs:\n  - path: {spec.name}\n    base_path: /v1\n"
     )
     async with process("run", "--config", str(config), port=port) as proc:
@@ -104,7 +105,7 @@ async def test_mesh_run_serves_a_spec_and_stops_cleanly(
 
 async def test_mesh_dev_starts_its_own_broker_and_serves_the_examples() -> None:
     port = free_port()
-    async with process("dev", "--port", str(port), port=port) as proc:
+    async with process("dev", "--port", str(port), "--grpc-port", "0", port=port) as proc:
         async with ClientSession() as http:
             url = f"http://127.0.0.1:{port}/shop/orders.placed"
             order = {

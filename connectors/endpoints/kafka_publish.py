@@ -60,9 +60,11 @@ class KafkaPublisher:
         refused: dict[int, DeliveryError],
     ) -> None:
         producer = self._producer
-        partitions = sorted(await producer.partitions_for(topic))
         connected: dict[int, bool] = {}
+        # The lock is the first thing awaited, so concurrent callers append in the order they
+        # called: the messages of one client stream land on the broker in order.
         async with self._appending:
+            partitions = sorted(await producer.partitions_for(topic))
             for index, message in enumerate(messages):
                 partition: int = self._partitioner(message.key, partitions, partitions)
                 leader = producer.client.cluster.leader_for_partition(

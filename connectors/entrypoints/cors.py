@@ -6,13 +6,13 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from connectors.entrypoints.state import HttpSettings
+from connectors.entrypoints.state import EntrypointSettings
 from mesh.core.errors import OriginNotAllowed
 
 __all__ = ["add_cors_headers", "preflight"]
 
 
-def allowed_origin(settings: HttpSettings, origin: str | None) -> str | None:
+def allowed_origin(settings: EntrypointSettings, origin: str | None) -> str | None:
     """The value for ``Access-Control-Allow-Origin``, or None when the origin is not allowed."""
     if origin is None:
         return None
@@ -24,7 +24,7 @@ def allowed_origin(settings: HttpSettings, origin: str | None) -> str | None:
 
 
 def add_cors_headers(
-    settings: HttpSettings, request: web.Request, response: web.StreamResponse
+    settings: EntrypointSettings, request: web.Request, response: web.StreamResponse
 ) -> None:
     """Add the CORS response headers for an allowed ``Origin``; call before the response starts."""
     allow = allowed_origin(settings, request.headers.get("Origin"))
@@ -38,7 +38,9 @@ def add_cors_headers(
         response.headers["Access-Control-Allow-Credentials"] = "true"
 
 
-def preflight(settings: HttpSettings, request: web.Request, methods: Iterable[str]) -> web.Response:
+def preflight(
+    settings: EntrypointSettings, request: web.Request, methods: Iterable[str]
+) -> web.Response:
     """Answer an ``OPTIONS`` request: a preflight from an allowed origin, or a plain Allow list."""
     allowed = ", ".join([*methods, "OPTIONS"])
     origin = request.headers.get("Origin")

@@ -19,7 +19,7 @@ from connectors.entrypoints.problem import (
     problem_response,
 )
 from connectors.entrypoints.rest import publish
-from connectors.entrypoints.state import HttpState
+from connectors.entrypoints.state import GatewayState
 from connectors.entrypoints.subscribe import poll, stream
 from connectors.entrypoints.websocket import is_websocket, session
 from mesh.core.errors import MeshError, MethodNotAllowed, NotAcceptable, RouteNotFound
@@ -28,11 +28,11 @@ from mesh.core.routes import Action, RouteMatch
 
 __all__ = ["STATE", "build_app"]
 
-STATE = web.AppKey("mesh_state", HttpState)
+STATE = web.AppKey("mesh_state", GatewayState)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def build_app(state: HttpState) -> web.Application:
+def build_app(state: GatewayState) -> web.Application:
     """An aiohttp application serving ``state``; the caller runs it and owns its lifecycle."""
     app = web.Application(middlewares=[_problems], client_max_size=state.settings.max_body_bytes)
     app[STATE] = state

@@ -20,7 +20,7 @@ from connectors.entrypoints.envelope import (
     outcome_json,
 )
 from connectors.entrypoints.problem import json_response, problem_response
-from connectors.entrypoints.state import HttpState
+from connectors.entrypoints.state import GatewayState
 from mesh.core.errors import (
     DeliveryError,
     InvalidRequest,
@@ -39,7 +39,7 @@ MAX_IDEMPOTENCY_KEY = 255
 
 
 async def publish(
-    state: HttpState, request: web.Request, match: RouteMatch, topic: str
+    state: GatewayState, request: web.Request, match: RouteMatch, topic: str
 ) -> web.Response:
     """Handle a POST to a channel that may be published to."""
     route = match.route
@@ -92,7 +92,7 @@ async def _once(
 
 
 async def _publish(
-    state: HttpState, request: web.Request, match: RouteMatch, topic: str, kind: str, body: bytes
+    state: GatewayState, request: web.Request, match: RouteMatch, topic: str, kind: str, body: bytes
 ) -> web.Response:
     if kind == BATCH_MEDIA_TYPE:
         return await _publish_batch(state, request, match, topic, body)
@@ -107,7 +107,7 @@ async def _publish(
 
 
 async def _send(
-    state: HttpState, match: RouteMatch, topic: str, message: Message
+    state: GatewayState, match: RouteMatch, topic: str, message: Message
 ) -> dict[str, Any]:
     message = match.route.publish_chain.apply(Exchange(match.route, match.values), message)
     endpoint = state.endpoints[match.route.endpoint]
@@ -116,7 +116,7 @@ async def _send(
 
 
 async def _publish_batch(
-    state: HttpState, request: web.Request, match: RouteMatch, topic: str, body: bytes
+    state: GatewayState, request: web.Request, match: RouteMatch, topic: str, body: bytes
 ) -> web.Response:
     entries = parse_json(body)
     limit = state.settings.max_batch_messages

@@ -1,4 +1,4 @@
-"""What the HTTP entrypoints need from the gateway, handed to them when the app is built."""
+"""What the entrypoints need from the gateway: routes, endpoints, settings, shutdown signal."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from mesh.core.connector import Endpoint
 from mesh.core.idempotency import IdempotencyStore
 from mesh.core.routes import RouteTable
 
-__all__ = ["HttpSettings", "HttpState"]
+__all__ = ["EntrypointSettings", "GatewayState"]
 
 
 @dataclass(frozen=True, slots=True)
-class HttpSettings:
+class EntrypointSettings:
     max_body_bytes: int = 1_048_576
     max_batch_messages: int = 500
     publish_timeout: float = 5.0
@@ -38,13 +38,13 @@ class HttpSettings:
 
 
 @dataclass
-class HttpState:
+class GatewayState:
     """Shared by every request. ``routes`` is replaced whole on reload, never changed in place;
     ``closing`` is set when the gateway shuts down, so streams end with a final event."""
 
     routes: RouteTable
     endpoints: Mapping[str, Endpoint]
-    settings: HttpSettings
+    settings: EntrypointSettings
     idempotency: IdempotencyStore
     describe: Callable[[RouteTable], dict[str, Any]]
     closing: asyncio.Event = field(default_factory=asyncio.Event)

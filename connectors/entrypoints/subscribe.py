@@ -21,7 +21,7 @@ from connectors.entrypoints.encoding import (
     sse_restart,
 )
 from connectors.entrypoints.problem import json_response, problem_body
-from connectors.entrypoints.state import HttpState
+from connectors.entrypoints.state import GatewayState
 from mesh.core.connector import Restart, StartAt, StreamItem, Subscription
 from mesh.core.errors import InvalidRequest, MeshError
 from mesh.core.exchange import Exchange
@@ -37,7 +37,7 @@ _FIRST_FETCH = 0.5
 
 @asynccontextmanager
 async def opened(
-    state: HttpState, request: web.Request, match: RouteMatch, topic: str
+    state: GatewayState, request: web.Request, match: RouteMatch, topic: str
 ) -> AsyncIterator[Subscription]:
     """The endpoint's read at the request's cursor, or where ``from`` says; closed on exit."""
     cursor = request.headers.get("Last-Event-ID") or request.query.get("cursor") or None
@@ -66,7 +66,7 @@ def _named(match: RouteMatch, items: list[StreamItem]) -> list[StreamItem]:
 
 
 async def stream(
-    state: HttpState, request: web.Request, match: RouteMatch, topic: str
+    state: GatewayState, request: web.Request, match: RouteMatch, topic: str
 ) -> web.StreamResponse:
     """Serve an SSE stream until the client leaves or the gateway shuts down."""
     settings = state.settings
@@ -96,7 +96,7 @@ async def stream(
 
 
 async def _pump(
-    state: HttpState, match: RouteMatch, subscription: Subscription, response: web.StreamResponse
+    state: GatewayState, match: RouteMatch, subscription: Subscription, response: web.StreamResponse
 ) -> None:
     settings = state.settings
     loop = asyncio.get_running_loop()
@@ -124,7 +124,7 @@ async def _pump(
         await response.write_eof()
 
 
-async def _write(state: HttpState, response: web.StreamResponse, data: bytes) -> None:
+async def _write(state: GatewayState, response: web.StreamResponse, data: bytes) -> None:
     """Write, or end the stream when the client does not take it in time: a client that stopped
     reading holds a broker read and memory, and can resume from its last event id."""
     try:
@@ -135,7 +135,7 @@ async def _write(state: HttpState, response: web.StreamResponse, data: bytes) ->
 
 
 async def poll(
-    state: HttpState, request: web.Request, match: RouteMatch, topic: str
+    state: GatewayState, request: web.Request, match: RouteMatch, topic: str
 ) -> web.Response:
     """Return up to ``limit`` messages after the cursor, waiting up to ``wait`` s for the first."""
     settings = state.settings

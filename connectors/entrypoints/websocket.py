@@ -29,7 +29,7 @@ from connectors.entrypoints.cors import allowed_origin
 from connectors.entrypoints.encoding import message_json
 from connectors.entrypoints.envelope import message_from_envelope
 from connectors.entrypoints.problem import problem_body
-from connectors.entrypoints.state import HttpState
+from connectors.entrypoints.state import GatewayState
 from connectors.entrypoints.subscribe import opened
 from mesh.core.connector import Restart, Subscription
 from mesh.core.errors import (
@@ -56,7 +56,7 @@ def is_websocket(request: web.Request) -> bool:
 
 
 async def session(
-    state: HttpState, request: web.Request, match: RouteMatch, topic: str
+    state: GatewayState, request: web.Request, match: RouteMatch, topic: str
 ) -> web.WebSocketResponse:
     """Run one WebSocket session until either side closes or the gateway shuts down."""
     _check_handshake(state, request)
@@ -67,7 +67,7 @@ async def session(
 
 
 async def _serve(
-    state: HttpState,
+    state: GatewayState,
     request: web.Request,
     match: RouteMatch,
     topic: str,
@@ -91,7 +91,7 @@ async def _serve(
     return socket
 
 
-def _check_handshake(state: HttpState, request: web.Request) -> None:
+def _check_handshake(state: GatewayState, request: web.Request) -> None:
     origin = request.headers.get("Origin")
     if origin is not None and allowed_origin(state.settings, origin) is None:
         raise OriginNotAllowed(f"origin {origin!r} may not open WebSocket sessions")
@@ -101,7 +101,7 @@ def _check_handshake(state: HttpState, request: web.Request) -> None:
 
 
 async def _run(
-    state: HttpState,
+    state: GatewayState,
     match: RouteMatch,
     topic: str,
     subscription: Subscription | None,
@@ -128,7 +128,10 @@ async def _run(
 
 
 async def _push(
-    state: HttpState, match: RouteMatch, subscription: Subscription, socket: web.WebSocketResponse
+    state: GatewayState,
+    match: RouteMatch,
+    subscription: Subscription,
+    socket: web.WebSocketResponse,
 ) -> None:
     exchange = Exchange(match.route, match.values)
     while not socket.closed:
@@ -148,7 +151,7 @@ async def _push(
                 await _send(state, socket, {"type": "message", **message_json(named)})
 
 
-async def _send(state: HttpState, socket: web.WebSocketResponse, frame: dict[str, Any]) -> None:
+async def _send(state: GatewayState, socket: web.WebSocketResponse, frame: dict[str, Any]) -> None:
     """Send a frame; a client that does not take it in time is disconnected."""
     try:
         async with asyncio.timeout(state.settings.write_timeout):
@@ -158,7 +161,7 @@ async def _send(state: HttpState, socket: web.WebSocketResponse, frame: dict[str
 
 
 async def _read(
-    state: HttpState,
+    state: GatewayState,
     match: RouteMatch,
     topic: str,
     socket: web.WebSocketResponse,
@@ -176,7 +179,7 @@ async def _read(
 
 
 async def _publish(
-    state: HttpState,
+    state: GatewayState,
     match: RouteMatch,
     topic: str,
     socket: web.WebSocketResponse,
@@ -212,7 +215,7 @@ def _parse(text: str) -> tuple[Any, dict[str, Any]]:
 
 
 async def _deliver(
-    state: HttpState, match: RouteMatch, topic: str, envelope: dict[str, Any]
+    state: GatewayState, match: RouteMatch, topic: str, envelope: dict[str, Any]
 ) -> Receipt:
     if Action.PUBLISH not in match.route.actions:
         raise MethodNotAllowed("this channel cannot be published to", ["GET"])

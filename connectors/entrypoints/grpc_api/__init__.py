@@ -1,0 +1,1 @@
+"""Generated from specs/proto by `make protos`."""

@@ -1,0 +1,275 @@
+"""The gRPC entrypoint: ``mesh.v1.Gateway`` (``specs/proto/mesh/v1/gateway.proto``), with server
+reflection and the standard health service, on its own port.
+
+Outcomes map to status codes in one place (``STATUS``): schema violations and other bad input are
+INVALID_ARGUMENT, nothing sent is UNAVAILABLE, an unknown outcome DEADLINE_EXCEEDED, an unknown
+channel NOT_FOUND. The RFC 9457 problem document travels as JSON in the trailing metadata entry
+``mesh-problem``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import grpc
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import SERVICE_NAME as HEALTH
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+
+from connectors.entrypoints.envelope import accept_content_type
+from connectors.entrypoints.grpc_api import gateway_pb2 as pb
+from connectors.entrypoints.grpc_api import gateway_pb2_grpc as pb_grpc
+from connectors.entrypoints.problem import problem_body
+from connectors.entrypoints.state import GatewayState
+from mesh.core.connector import Restart, StartAt, StreamItem
+from mesh.core.errors import (
+    BrokerRejected,
+    MeshError,
+    MethodNotAllowed,
+    NotReady,
+    NotSent,
+    OutcomeUnknown,
+    PayloadTooLarge,
+    RequestError,
+    RouteNotFound,
+    SubscriberTooSlow,
+)
+from mesh.core.exchange import Exchange
+from mesh.core.message import Message, Receipt
+from mesh.core.routes import Action, RouteMatch
+
+__all__ = ["SERVICE", "STATUS", "GrpcServer"]
+
+SERVICE = pb.DESCRIPTOR.services_by_name["Gateway"].full_name
+STATUS: tuple[tuple[type[MeshError], grpc.StatusCode], ...] = (
+    (RouteNotFound, grpc.StatusCode.NOT_FOUND),
+    (MethodNotAllowed, grpc.StatusCode.UNIMPLEMENTED),
+    (PayloadTooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (RequestError, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotSent, grpc.StatusCode.UNAVAILABLE),
+    (NotReady, grpc.StatusCode.UNAVAILABLE),
+    (SubscriberTooSlow, grpc.StatusCode.UNAVAILABLE),
+    (OutcomeUnknown, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (BrokerRejected, grpc.StatusCode.FAILED_PRECONDITION),
+)
+_OUTCOMES = ((NotSent, pb.NOT_SENT), (OutcomeUnknown, pb.UNKNOWN))
+_TICK = 0.5
+_WINDOW = 256  # publishes of one PublishStream in flight at once
+
+
+def status_of(error: MeshError) -> grpc.StatusCode:
+    return next(
+        (code for kind, code in STATUS if isinstance(error, kind)), grpc.StatusCode.INTERNAL
+    )
+
+
+def problem_json(error: MeshError) -> str:
+    return json.dumps(problem_body(error.code, error.detail, **error.extensions))
+
+
+class GatewayService(pb_grpc.GatewayServicer):
+    def __init__(self, state: GatewayState) -> None:
+        self._state = state
+
+    async def Publish(
+        self, request: pb.PublishRequest, context: aio.ServicerContext
+    ) -> pb.PublishReply:
+        try:
+            receipt = await self._publish(request, _metadata(context))
+        except MeshError as exc:
+            await _abort(context, exc)
+        return _ack(request.id, receipt)
+
+    async def PublishStream(
+        self, requests: AsyncIterator[pb.PublishRequest], context: aio.ServicerContext
+    ) -> AsyncIterator[pb.PublishReply]:
+        metadata = _metadata(context)
+        pending: asyncio.Queue[asyncio.Task[pb.PublishReply] | None] = asyncio.Queue(_WINDOW)
+
+        async def accept() -> None:
+            try:
+                async for request in requests:
+                    await pending.put(asyncio.create_task(self._reply(request, metadata)))
+            finally:
+                await pending.put(None)
+
+        reading = asyncio.create_task(accept())
+        try:
+            while (task := await pending.get()) is not None:
+                yield await task
+        finally:
+            reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reading
+
+    async def Subscribe(
+        self, request: pb.SubscribeRequest, context: aio.ServicerContext
+    ) -> AsyncIterator[pb.Event]:
+        state = self._state
+        start = StartAt.EARLIEST if request.start == pb.EARLIEST else StartAt.LATEST
+        try:
+            match, topic = self._resolve(request.channel, Action.SUBSCRIBE)
+            endpoint = state.endpoints[match.route.endpoint]
+            subscription = await endpoint.subscribe(
+                topic, request.cursor or None, start, state.settings.subscribe_timeout
+            )
+        except MeshError as exc:
+            await _abort(context, exc)
+        exchange = Exchange(match.route, match.values)
+        try:
+            while not state.closing.is_set():
+                try:
+                    items = await subscription.next_batch(state.settings.stream_batch_limit, _TICK)
+                except MeshError as exc:
+                    await _abort(context, exc, cursor=subscription.cursor)
+                for item in items:
+                    yield _event(
+                        match.route.subscribe_chain.apply(exchange, item)
+                        if isinstance(item, Message)
+                        else item
+                    )
+            await _abort(
+                context, NotReady("the gateway is shutting down"), cursor=subscription.cursor
+            )
+        finally:
+            await subscription.close()
+
+    async def _reply(
+        self, request: pb.PublishRequest, metadata: Mapping[str, str]
+    ) -> pb.PublishReply:
+        try:
+            return _ack(request.id, await self._publish(request, metadata))
+        except MeshError as exc:
+            outcome = next((o for kind, o in _OUTCOMES if isinstance(exc, kind)), pb.REFUSED)
+            return pb.PublishReply(id=request.id, outcome=outcome, problem=problem_json(exc))
+
+    async def _publish(self, request: pb.PublishRequest, metadata: Mapping[str, str]) -> Receipt:
+        state = self._state
+        match, topic = self._resolve(request.channel, Action.PUBLISH)
+        route = match.route
+        if len(request.payload) > state.settings.max_body_bytes:
+            raise PayloadTooLarge(
+                f"payload is over the limit of {state.settings.max_body_bytes} bytes"
+            )
+        key = request.key if request.HasField("key") else metadata.get(route.key.header.lower())
+        headers = {name: metadata[name] for name in route.forward_headers if name in metadata}
+        headers.update({k.lower(): v for k, v in request.headers.items()})
+        message = Message(
+            payload=request.payload,
+            key=None if key is None else key.encode(),
+            headers=tuple((k, v.encode()) for k, v in headers.items()),
+            content_type=accept_content_type(route, request.content_type or "application/json"),
+        )
+        message = route.publish_chain.apply(Exchange(route, match.values), message)
+        endpoint = state.endpoints[route.endpoint]
+        return await endpoint.publish(topic, message, state.settings.publish_timeout)
+
+    def _resolve(self, channel: str, action: Action) -> tuple[RouteMatch, str]:
+        match = self._state.routes.resolve(channel if channel.startswith("/") else "/" + channel)
+        if action not in match.route.actions:
+            raise MethodNotAllowed(f"this channel does not allow {action.value}", [])
+        topic = match.route.topic(match.values)
+        self._state.endpoints[match.route.endpoint].check_address(topic)
+        return match, topic
+
+
+def _ack(request_id: str, receipt: Receipt) -> pb.PublishReply:
+    return pb.PublishReply(
+        id=request_id,
+        outcome=pb.ACKED,
+        partition=receipt.position.get("partition", 0),
+        offset=receipt.position.get("offset", 0),
+        cursor=receipt.cursor,
+    )
+
+
+def _event(item: StreamItem) -> pb.Event:
+    if isinstance(item, Restart):
+        detail = {
+            k: v for k, v in item.detail.items() if k in ("partition", "requested", "restart")
+        }
+        return pb.Event(restart=pb.Restart(cursor=item.cursor, reason=item.reason, **detail))
+    message = pb.Message(
+        cursor=item.cursor or "",
+        name=item.name or "",
+        partition=item.position.get("partition", 0),
+        offset=item.position.get("offset", 0),
+        timestamp_ms=item.timestamp_ms or 0,
+        headers=dict(item.headers),
+        content_type=item.content_type or "",
+        payload=item.payload,
+    )
+    if item.key is not None:
+        message.key = item.key
+    return pb.Event(message=message)
+
+
+def _metadata(context: aio.ServicerContext) -> dict[str, str]:
+    return {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+
+
+async def _abort(context: aio.ServicerContext, error: MeshError, cursor: str | None = None) -> Any:
+    trailers = [("mesh-problem", problem_json(error))]
+    if cursor is not None:
+        trailers.append(("mesh-cursor", cursor))
+    context.set_trailing_metadata(tuple(trailers))
+    await context.abort(status_of(error), error.detail)
+
+
+class GrpcServer:
+    """The gRPC server of one gateway: ``start`` it, then ``stop`` it once."""
+
+    def __init__(self, state: GatewayState, host: str, port: int) -> None:
+        limit = state.settings.max_body_bytes + 65_536
+        self._state = state
+        self._server = aio.server(
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.max_send_message_length", max(limit, 4 * 1024 * 1024)),
+            ]
+        )
+        self._address = f"{host}:{port}"
+        self._health = health_aio.HealthServicer()
+        self._watch: asyncio.Task[None] | None = None
+        self.port = 0
+
+    async def start(self) -> int:
+        service = GatewayService(self._state)
+        pb_grpc.add_GatewayServicer_to_server(service, self._server)  # type: ignore[no-untyped-call]
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        reflection.enable_server_reflection(
+            (SERVICE, HEALTH, reflection.SERVICE_NAME), self._server
+        )
+        self.port = self._server.add_insecure_port(self._address)
+        await self._server.start()
+        self._watch = asyncio.create_task(self._report_health(), name="grpc-health")
+        return self.port
+
+    async def stop(self, grace: float) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        await self._set_health(False)
+        await self._server.stop(grace)
+
+    async def _report_health(self) -> None:
+        while True:
+            ready = all(e.ready for e in self._state.endpoints.values())
+            await self._set_health(ready and not self._state.closing.is_set())
+            await asyncio.sleep(1.0)
+
+    async def _set_health(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else (health_pb2.HealthCheckResponse.NOT_SERVING)
+        )
+        for name in ("", SERVICE):
+            await self._health.set(name, status)
