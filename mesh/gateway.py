@@ -166,6 +166,7 @@ def _check_addresses(compiled: Compiled, endpoints: Mapping[str, Endpoint]) -> N
 async def _drain(state: GatewayState, seconds: float) -> None:
     """Tell streams to end with their final event, and give them ``seconds`` to do so."""
     state.closing.set()
+    state.wake_streams()
     if state.streams:
         await asyncio.wait(set(state.streams), timeout=seconds)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
@@ -40,6 +41,7 @@ class HubClient:
         self._capacity = capacity
         self._ready = asyncio.Event()
         self.too_slow = False
+        self.deadline = math.inf
         self._failure: MeshError | None = None
 
     @property
@@ -56,6 +58,9 @@ class HubClient:
         self._ready.set()
         return not self.too_slow
 
+    def wake(self) -> None:
+        self._ready.set()
+
     def fail(self, error: MeshError) -> None:
         """The shared reader broke: the client's next read raises ``error``."""
         self._failure = error
@@ -63,9 +68,12 @@ class HubClient:
 
     async def next_batch(self, limit: int, timeout: float) -> list[StreamItem]:
         if not self._buffer and not self.too_slow and self._failure is None:
+            # No timer per wait (thousands of them cost more than the messages): the hub wakes
+            # the clients whose wait is over on its own next turn, at most ``_TICK`` later.
+            self.deadline = asyncio.get_running_loop().time() + timeout
             self._ready.clear()
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._ready.wait(), timeout)
+            await self._ready.wait()
+            self.deadline = math.inf
         if self._failure is not None:
             raise self._failure
         if self.too_slow:
@@ -114,6 +122,12 @@ class Hub:
             await self._pump
         await self.reader.close()
 
+    def _wake_expired(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for client in self.clients:
+            if client.deadline <= now:
+                client.wake()
+
     async def _run(self) -> None:
         try:
             while True:
@@ -123,6 +137,8 @@ class Hub:
                         if not client.offer(items):
                             self.clients.discard(client)
                     await asyncio.sleep(0)  # let the clients take what was offered
+                else:
+                    self._wake_expired()
         except Exception as exc:
             log.warning("shared reader failed: %r", exc)
             failure = NotSent("the shared reader of this channel failed; resume from the cursor")
@@ -194,7 +210,8 @@ class CatchUp:
             assert self._client is not None
             items = await self._client.next_batch(limit, timeout)
             return [i for i in items if not _below(i, self._floor, unknown=False)]
-        items = await self._own.next_batch(limit, timeout if self._client is None else 0.05)
+        wait = min(timeout, _TICK) if self._client is None else 0.05
+        items = await self._own.next_batch(limit, wait)
         if self._client is None and not items:
             self._client, self._joined_at = await self._hubs.join(self._topic, self._open_reader)
         if self._client is not None:
@@ -209,6 +226,10 @@ class CatchUp:
         assert self._own is not None
         own = self._own.positions
         return all(own.get(p, 0) >= offset for p, offset in self._joined_at.items())
+
+    def wake(self) -> None:
+        if self._client is not None:
+            self._client.wake()
 
     async def close(self) -> None:
         if self._own is not None:

@@ -79,6 +79,9 @@ class KafkaSubscription:
     async def close(self) -> None:
         await self._consumer.stop()
 
+    def wake(self) -> None:
+        """Nothing to do: callers read this reader with short waits (the hub, catching up)."""
+
     async def next_batch(self, limit: int, timeout: float) -> list[StreamItem]:
         if self._pending:
             items, self._pending = self._pending[:limit], self._pending[limit:]

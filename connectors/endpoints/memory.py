@@ -34,7 +34,7 @@ class MemoryEndpoint:
         self.name = name
         self.available = True
         self.logs: defaultdict[str, list[Message]] = defaultdict(list)
-        self._changed = asyncio.Condition()
+        self.waiting: set[asyncio.Event] = set()
         self._started = False
 
     @property
@@ -56,8 +56,8 @@ class MemoryEndpoint:
         log = self.logs[address]
         offset = len(log)
         log.append(message)
-        async with self._changed:
-            self._changed.notify_all()
+        for event in self.waiting:
+            event.set()
         cursor = encode_cursor(topic_tag(address), {0: offset + 1})
         return Receipt(cursor, {"partition": 0, "offset": offset})
 
@@ -88,6 +88,7 @@ class _MemorySubscription:
         self._address = address
         self._tag = topic_tag(address)
         self._offset = offset
+        self._arrived = asyncio.Event()
 
     @property
     def cursor(self) -> str:
@@ -96,11 +97,15 @@ class _MemorySubscription:
     async def next_batch(self, limit: int, timeout: float) -> list[StreamItem]:
         log = self._endpoint.logs[self._address]
         if self._offset >= len(log):
-            async with self._endpoint._changed:
-                try:
-                    await asyncio.wait_for(self._endpoint._changed.wait(), timeout)
-                except TimeoutError:
-                    return []
+            self._arrived.clear()
+            self._endpoint.waiting.add(self._arrived)
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._arrived.wait()
+            except TimeoutError:
+                return []
+            finally:
+                self._endpoint.waiting.discard(self._arrived)
         items: list[StreamItem] = []
         for message in log[self._offset : self._offset + limit]:
             self._offset += 1
@@ -112,6 +117,9 @@ class _MemorySubscription:
                 )
             )
         return items
+
+    def wake(self) -> None:
+        self._arrived.set()
 
     async def close(self) -> None:
         return None

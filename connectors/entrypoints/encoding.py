@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from mesh.core.connector import Restart
 from mesh.core.media import is_json
 from mesh.core.message import Message
 
-__all__ = ["message_json", "sse_comment", "sse_event", "sse_notice", "sse_restart"]
+__all__ = ["SseCache", "message_json", "sse_comment", "sse_event", "sse_notice", "sse_restart"]
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -32,6 +34,29 @@ def sse_event(message: Message) -> bytes:
         text = base64.b64encode(message.payload).decode()
     lines += [f"data: {line}" for line in _LINE_BREAK.split(text)]
     return ("\n".join(lines) + "\n\n").encode()
+
+
+class SseCache:
+    """Each message a shared reader hands to many streams is named and encoded once per route.
+
+    Entries keep the message they were made from, so an identity check makes a stale hit
+    impossible; the oldest entries go first past ``size``.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[int, int], tuple[Message, bytes]] = OrderedDict()
+
+    def event(self, message: Message, route: object, encode: Callable[[Message], bytes]) -> bytes:
+        key = (id(message), id(route))
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is message:
+            return entry[1]
+        encoded = encode(message)
+        self._entries[key] = (message, encoded)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return encoded
 
 
 def sse_restart(restart: Restart) -> bytes:

@@ -59,7 +59,7 @@ STATUS: tuple[tuple[type[MeshError], grpc.StatusCode], ...] = (
     (BrokerRejected, grpc.StatusCode.FAILED_PRECONDITION),
 )
 _OUTCOMES = ((NotSent, pb.NOT_SENT), (OutcomeUnknown, pb.UNKNOWN))
-_TICK = 0.5
+_QUIET = 30.0  # a stream's read waits this long for a message unless woken at shutdown
 _WINDOW = 256  # publishes of one PublishStream in flight at once
 
 
@@ -122,10 +122,13 @@ class GatewayService(pb_grpc.GatewayServicer):
         except MeshError as exc:
             await _abort(context, exc)
         exchange = Exchange(match.route, match.values)
+        task = asyncio.current_task()
+        assert task is not None
+        state.streams[task] = subscription
         try:
             while not state.closing.is_set():
                 try:
-                    items = await subscription.next_batch(state.settings.stream_batch_limit, _TICK)
+                    items = await subscription.next_batch(state.settings.stream_batch_limit, _QUIET)
                 except MeshError as exc:
                     await _abort(context, exc, cursor=subscription.cursor)
                 for item in items:
@@ -138,6 +141,7 @@ class GatewayService(pb_grpc.GatewayServicer):
                 context, NotReady("the gateway is shutting down"), cursor=subscription.cursor
             )
         finally:
+            state.streams.pop(task, None)
             await subscription.close()
 
     async def _reply(

@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mesh.core.connector import Endpoint
+from connectors.entrypoints.encoding import SseCache
+from mesh.core.connector import Endpoint, Subscription
 from mesh.core.idempotency import IdempotencyStore
 from mesh.core.routes import RouteTable
 
@@ -48,4 +49,11 @@ class GatewayState:
     idempotency: IdempotencyStore
     describe: Callable[[RouteTable], dict[str, Any]]
     closing: asyncio.Event = field(default_factory=asyncio.Event)
-    streams: set[asyncio.Task[Any]] = field(default_factory=set)
+    sse_cache: SseCache = field(default_factory=SseCache)
+    streams: dict[asyncio.Task[Any], Subscription | None] = field(default_factory=dict)
+
+    def wake_streams(self) -> None:
+        """Make every stream look at ``closing`` now instead of at its next message."""
+        for subscription in self.streams.values():
+            if subscription is not None:
+                subscription.wake()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -25,11 +26,11 @@ from connectors.entrypoints.state import GatewayState
 from mesh.core.connector import Restart, StartAt, StreamItem, Subscription
 from mesh.core.errors import InvalidRequest, MeshError
 from mesh.core.exchange import Exchange
+from mesh.core.message import Message
 from mesh.core.routes import RouteMatch
 
 __all__ = ["opened", "poll", "stream"]
 
-_TICK = 0.5  # how often an idle stream looks at the clock (heartbeats, shutdown)
 # A fresh read needs one fetch round trip before it can see anything, so even ``wait=0`` waits
 # this long for what is already stored.
 _FIRST_FETCH = 0.5
@@ -59,6 +60,17 @@ def _start(request: web.Request) -> StartAt:
         raise InvalidRequest("'from' is 'earliest' or 'latest'") from None
 
 
+def _sse(state: GatewayState, match: RouteMatch, item: StreamItem) -> bytes:
+    if isinstance(item, Restart):
+        return sse_restart(item)
+    exchange = Exchange(match.route, match.values)
+
+    def encode(message: Message) -> bytes:
+        return sse_event(match.route.subscribe_chain.apply(exchange, message))
+
+    return state.sse_cache.event(item, match.route, encode)
+
+
 def _named(match: RouteMatch, items: list[StreamItem]) -> list[StreamItem]:
     exchange = Exchange(match.route, match.values)
     chain = match.route.subscribe_chain
@@ -82,56 +94,71 @@ async def stream(
         await response.prepare(request)
         task = asyncio.current_task()
         assert task is not None
-        state.streams.add(task)
+        state.streams[task] = subscription
         try:
             await response.write(
                 f"retry: {settings.retry_ms}\n".encode() + sse_comment("stream open")
             )
-            await _pump(state, match, subscription, response)
+            sink = _Sink(response, request.transport, settings.write_timeout)
+            await _pump(state, match, subscription, sink)
         except ConnectionResetError:
             pass  # the client left; its subscription closes below
         finally:
-            state.streams.discard(task)
+            state.streams.pop(task, None)
         return response
 
 
 async def _pump(
-    state: GatewayState, match: RouteMatch, subscription: Subscription, response: web.StreamResponse
+    state: GatewayState, match: RouteMatch, subscription: Subscription, sink: _Sink
 ) -> None:
     settings = state.settings
     loop = asyncio.get_running_loop()
     idle_since = loop.time()
     while not state.closing.is_set():
         try:
-            items = await subscription.next_batch(settings.stream_batch_limit, _TICK)
+            # Wait until a message, the next heartbeat, or a wake-up at shutdown.
+            quiet = max(0.01, settings.heartbeat_seconds - (loop.time() - idle_since))
+            items = await subscription.next_batch(settings.stream_batch_limit, quiet)
         except MeshError as exc:
             problem = problem_body(exc.code, exc.detail, **exc.extensions)
-            await _write(state, response, sse_notice("mesh.error", problem, subscription.cursor))
+            await sink.write(sse_notice("mesh.error", problem, subscription.cursor))
             return
         if items:
-            chunks = [
-                sse_restart(item) if isinstance(item, Restart) else sse_event(item)
-                for item in _named(match, items)
-            ]
-            await _write(state, response, b"".join(chunks))
+            chunks = [_sse(state, match, item) for item in items]
+            await sink.write(b"".join(chunks))
             idle_since = loop.time()
         elif loop.time() - idle_since >= settings.heartbeat_seconds:
-            await _write(state, response, sse_comment("keepalive"))
+            await sink.write(sse_comment("keepalive"))
             idle_since = loop.time()
     with suppress(ConnectionResetError, TimeoutError):
         final = {"reason": "shutdown", "cursor": subscription.cursor}
-        await _write(state, response, sse_notice("mesh.shutdown", final))
-        await response.write_eof()
+        await sink.write(sse_notice("mesh.shutdown", final))
+        await sink.response.write_eof()
 
 
-async def _write(state: GatewayState, response: web.StreamResponse, data: bytes) -> None:
-    """Write, or end the stream when the client does not take it in time: a client that stopped
-    reading holds a broker read and memory, and can resume from its last event id."""
-    try:
-        async with asyncio.timeout(state.settings.write_timeout):
-            await response.write(data)
-    except TimeoutError as exc:
-        raise ConnectionResetError("the client did not accept data in time") from exc
+@dataclass(frozen=True, slots=True)
+class _Sink:
+    """Where a stream writes: the response, over a transport that may or may not take more."""
+
+    response: web.StreamResponse
+    transport: asyncio.BaseTransport | None
+    timeout: float
+
+    async def write(self, data: bytes) -> None:
+        """Write, or end the stream when the client does not take it in time: a client that
+        stopped reading holds a broker read and memory, and can resume from its last event id."""
+        transport = self.transport
+        if isinstance(transport, asyncio.WriteTransport):
+            _, high = transport.get_write_buffer_limits()
+            if transport.get_write_buffer_size() + len(data) <= high:
+                # Below the high-water mark the write cannot wait, so it needs no deadline.
+                await self.response.write(data)
+                return
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self.response.write(data)
+        except TimeoutError as exc:
+            raise ConnectionResetError("the client did not accept data in time") from exc
 
 
 async def poll(

@@ -48,7 +48,7 @@ from mesh.core.routes import Action, RouteMatch
 __all__ = ["SUBPROTOCOL", "is_websocket", "session"]
 
 SUBPROTOCOL = "mesh.v1"
-_TICK = 0.5
+_QUIET = 30.0  # a session's read waits this long for a message unless woken at shutdown
 
 
 def is_websocket(request: web.Request) -> bool:
@@ -83,11 +83,11 @@ async def _serve(
     await socket.prepare(request)
     task = asyncio.current_task()
     assert task is not None
-    state.streams.add(task)
+    state.streams[task] = subscription
     try:
         await _run(state, match, topic, subscription, socket)
     finally:
-        state.streams.discard(task)
+        state.streams.pop(task, None)
     return socket
 
 
@@ -136,7 +136,7 @@ async def _push(
     exchange = Exchange(match.route, match.values)
     while not socket.closed:
         try:
-            items = await subscription.next_batch(state.settings.stream_batch_limit, _TICK)
+            items = await subscription.next_batch(state.settings.stream_batch_limit, _QUIET)
         except MeshError as exc:
             await _send(state, socket, {**_error(exc), "cursor": subscription.cursor})
             code = 1013 if isinstance(exc, SubscriberTooSlow) else 1011

@@ -74,6 +74,10 @@ class Subscription(Protocol):
         """Return up to ``limit`` items, waiting at most ``timeout`` s; ``[]`` when none came."""
         ...
 
+    def wake(self) -> None:
+        """Make a pending ``next_batch`` return soon, with what it has (maybe nothing)."""
+        ...
+
     async def close(self) -> None: ...
 
 
