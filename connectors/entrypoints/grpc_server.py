@@ -89,20 +89,23 @@ class GatewayService(pb_grpc.GatewayServicer):
     async def PublishStream(
         self, requests: AsyncIterator[pb.PublishRequest], context: aio.ServicerContext
     ) -> AsyncIterator[pb.PublishReply]:
+        """Requests that arrive while a group is being acked form the next group, published
+        under one deadline; replies leave in request order."""
         metadata = _metadata(context)
-        pending: asyncio.Queue[asyncio.Task[pb.PublishReply] | None] = asyncio.Queue(_WINDOW)
+        inbox: asyncio.Queue[pb.PublishRequest | None] = asyncio.Queue(_WINDOW)
 
         async def accept() -> None:
             try:
                 async for request in requests:
-                    await pending.put(asyncio.create_task(self._reply(request, metadata)))
+                    await inbox.put(request)
             finally:
-                await pending.put(None)
+                await inbox.put(None)
 
         reading = asyncio.create_task(accept())
         try:
-            while (task := await pending.get()) is not None:
-                yield await task
+            while group := await _next_group(inbox):
+                for reply in await self._replies(group, metadata):
+                    yield reply
         finally:
             reading.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -144,23 +147,53 @@ class GatewayService(pb_grpc.GatewayServicer):
             state.streams.pop(task, None)
             await subscription.close()
 
-    async def _reply(
+    async def _replies(
+        self, group: list[pb.PublishRequest], metadata: Mapping[str, str]
+    ) -> list[pb.PublishReply]:
+        """Validate each request, then publish the valid ones run by run of the same topic."""
+        prepared = [self._prepared(request, metadata) for request in group]
+        outcomes: list[Receipt | MeshError | None] = [
+            p if isinstance(p, MeshError) else None for p in prepared
+        ]
+        runs: dict[tuple[str, str], list[int]] = {}
+        for index, item in enumerate(prepared):
+            if not isinstance(item, MeshError):
+                runs.setdefault((item[0], item[1]), []).append(index)
+        for (endpoint, topic), indexes in runs.items():
+            messages = [prepared[i][2] for i in indexes]  # type: ignore[index]
+            sent = await self._state.endpoints[endpoint].publish_many(
+                topic, messages, self._state.settings.publish_timeout
+            )
+            for index, outcome in zip(indexes, sent, strict=True):
+                outcomes[index] = outcome
+        return [
+            _reply(request.id, outcome) for request, outcome in zip(group, outcomes, strict=True)
+        ]
+
+    def _prepared(
         self, request: pb.PublishRequest, metadata: Mapping[str, str]
-    ) -> pb.PublishReply:
+    ) -> tuple[str, str, Message] | MeshError:
         try:
-            return _ack(request.id, await self._publish(request, metadata))
+            match, topic = self._resolve(request.channel, Action.PUBLISH)
+            message = self._message(match, request, metadata)
         except MeshError as exc:
-            outcome = next((o for kind, o in _OUTCOMES if isinstance(exc, kind)), pb.REFUSED)
-            return pb.PublishReply(id=request.id, outcome=outcome, problem=problem_json(exc))
+            return exc
+        return match.route.endpoint, topic, message
 
     async def _publish(self, request: pb.PublishRequest, metadata: Mapping[str, str]) -> Receipt:
-        state = self._state
         match, topic = self._resolve(request.channel, Action.PUBLISH)
+        message = self._message(match, request, metadata)
+        endpoint = self._state.endpoints[match.route.endpoint]
+        return await endpoint.publish(topic, message, self._state.settings.publish_timeout)
+
+    def _message(
+        self, match: RouteMatch, request: pb.PublishRequest, metadata: Mapping[str, str]
+    ) -> Message:
+        """The request as a message that passed the channel's publish policies."""
         route = match.route
-        if len(request.payload) > state.settings.max_body_bytes:
-            raise PayloadTooLarge(
-                f"payload is over the limit of {state.settings.max_body_bytes} bytes"
-            )
+        limit = self._state.settings.max_body_bytes
+        if len(request.payload) > limit:
+            raise PayloadTooLarge(f"payload is over the limit of {limit} bytes")
         key = request.key if request.HasField("key") else metadata.get(route.key.header.lower())
         headers = {name: metadata[name] for name in route.forward_headers if name in metadata}
         headers.update({k.lower(): v for k, v in request.headers.items()})
@@ -170,9 +203,7 @@ class GatewayService(pb_grpc.GatewayServicer):
             headers=tuple((k, v.encode()) for k, v in headers.items()),
             content_type=accept_content_type(route, request.content_type or "application/json"),
         )
-        message = route.publish_chain.apply(Exchange(route, match.values), message)
-        endpoint = state.endpoints[route.endpoint]
-        return await endpoint.publish(topic, message, state.settings.publish_timeout)
+        return route.publish_chain.apply(Exchange(route, match.values), message)
 
     def _resolve(self, channel: str, action: Action) -> tuple[RouteMatch, str]:
         match = self._state.routes.resolve(channel if channel.startswith("/") else "/" + channel)
@@ -181,6 +212,27 @@ class GatewayService(pb_grpc.GatewayServicer):
         topic = match.route.topic(match.values)
         self._state.endpoints[match.route.endpoint].check_address(topic)
         return match, topic
+
+
+async def _next_group(inbox: asyncio.Queue[pb.PublishRequest | None]) -> list[pb.PublishRequest]:
+    """The requests waiting now (at least one, unless the stream ended)."""
+    first = await inbox.get()
+    group = [] if first is None else [first]
+    while group and len(group) < _WINDOW and not inbox.empty():
+        request = inbox.get_nowait()
+        if request is None:
+            inbox.put_nowait(None)  # seen again by the next call, which ends the stream
+            break
+        group.append(request)
+    return group
+
+
+def _reply(request_id: str, outcome: Receipt | MeshError | None) -> pb.PublishReply:
+    if isinstance(outcome, Receipt):
+        return _ack(request_id, outcome)
+    assert outcome is not None
+    kind = next((o for cls, o in _OUTCOMES if isinstance(outcome, cls)), pb.REFUSED)
+    return pb.PublishReply(id=request_id, outcome=kind, problem=problem_json(outcome))
 
 
 def _ack(request_id: str, receipt: Receipt) -> pb.PublishReply:
