@@ -29,9 +29,12 @@ test: lint browser  ## linters, type checks, import contracts, then every test a
 browser:  ## headless Chromium for the browser tests, from Debian's packages when run as root
 	@command -v chromium >/dev/null || $(call apt,chromium)
 
-bench: $(INSTALLED)  ## the figures of bench/README.md (a few minutes)
+bench: $(INSTALLED)  ## the figures of bench/README.md (about ten minutes)
 	@command -v wrk >/dev/null || $(call apt,wrk)
+	@test -f /usr/lib/nginx/modules/ngx_nchan_module.so || $(call apt,nginx-light libnginx-mod-nchan)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.fanout --subscribers 1000 --rate 20
+	$(BIN)/python -m bench.fanout --subscribers 5000 --rate 2
 
 # Install a Debian package when root (CI, the project's machines); otherwise say what is missing.
 apt = { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq $(1) >/dev/null; } \

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -40,22 +39,22 @@ class SseCache:
     """Each message a shared reader hands to many streams is named and encoded once per route.
 
     Entries keep the message they were made from, so an identity check makes a stale hit
-    impossible; the oldest entries go first past ``size``.
+    impossible; past ``size`` entries the cache starts afresh (cheaper than tracking age).
     """
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
-        self._entries: OrderedDict[tuple[int, int], tuple[Message, bytes]] = OrderedDict()
+        self._entries: dict[tuple[int, int], tuple[Message, bytes]] = {}
 
     def event(self, message: Message, route: object, encode: Callable[[Message], bytes]) -> bytes:
         key = (id(message), id(route))
         entry = self._entries.get(key)
         if entry is not None and entry[0] is message:
             return entry[1]
+        if len(self._entries) >= self._size:
+            self._entries.clear()
         encoded = encode(message)
         self._entries[key] = (message, encoded)
-        if len(self._entries) > self._size:
-            self._entries.popitem(last=False)
         return encoded
 
 

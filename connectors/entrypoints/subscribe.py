@@ -60,17 +60,6 @@ def _start(request: web.Request) -> StartAt:
         raise InvalidRequest("'from' is 'earliest' or 'latest'") from None
 
 
-def _sse(state: GatewayState, match: RouteMatch, item: StreamItem) -> bytes:
-    if isinstance(item, Restart):
-        return sse_restart(item)
-    exchange = Exchange(match.route, match.values)
-
-    def encode(message: Message) -> bytes:
-        return sse_event(match.route.subscribe_chain.apply(exchange, message))
-
-    return state.sse_cache.event(item, match.route, encode)
-
-
 def _named(match: RouteMatch, items: list[StreamItem]) -> list[StreamItem]:
     exchange = Exchange(match.route, match.values)
     chain = match.route.subscribe_chain
@@ -112,6 +101,11 @@ async def _pump(
     state: GatewayState, match: RouteMatch, subscription: Subscription, sink: _Sink
 ) -> None:
     settings = state.settings
+    exchange = Exchange(match.route, match.values)
+
+    def encode(message: Message) -> bytes:
+        return sse_event(match.route.subscribe_chain.apply(exchange, message))
+
     loop = asyncio.get_running_loop()
     idle_since = loop.time()
     while not state.closing.is_set():
@@ -124,7 +118,12 @@ async def _pump(
             await sink.write(sse_notice("mesh.error", problem, subscription.cursor))
             return
         if items:
-            chunks = [_sse(state, match, item) for item in items]
+            chunks = [
+                sse_restart(item)
+                if isinstance(item, Restart)
+                else state.sse_cache.event(item, match.route, encode)
+                for item in items
+            ]
             await sink.write(b"".join(chunks))
             idle_since = loop.time()
         elif loop.time() - idle_since >= settings.heartbeat_seconds:
