@@ -141,6 +141,7 @@ class Hub:
                     self._wake_expired()
         except Exception as exc:
             log.warning("shared reader failed: %r", exc)
+            self._on_empty(self)  # new subscribers get a new reader; these ones end
             failure = NotSent("the shared reader of this channel failed; resume from the cursor")
             for client in self.clients:
                 client.fail(failure)
@@ -240,7 +241,7 @@ class CatchUp:
 
 def _below(item: StreamItem, positions: dict[int, int], unknown: bool) -> bool:
     """Whether a message lies below ``positions`` in its partition; ``unknown`` for a partition
-    ``positions`` does not name. Anything but a message is never below."""
+    ``positions`` does not name, and for anything but a message."""
     if not isinstance(item, Message):
         return unknown
     partition, offset = item.position.get("partition"), item.position.get("offset")

@@ -40,6 +40,8 @@ class SseCache:
 
     Entries keep the message they were made from, so an identity check makes a stale hit
     impossible; past ``size`` entries the cache starts afresh (cheaper than tracking age).
+    Sound only while a route's subscribe chain depends on the route and the message alone: a
+    policy that depends on the client (a filter by principal) must key the cache by it too.
     """
 
     def __init__(self, size: int = 4096) -> None:

@@ -288,6 +288,9 @@ class GrpcServer:
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", max(limit, 4 * 1024 * 1024)),
+                # ping idle clients and drop those that do not answer: dead peers free their reads
+                ("grpc.keepalive_time_ms", 20_000),
+                ("grpc.keepalive_timeout_ms", 10_000),
             ]
         )
         self._address = f"{host}:{port}"
