@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
-import json
 import re
 from collections.abc import Callable
 from typing import Any
 
 from mesh.core.connector import Restart
-from mesh.core.media import is_json
+from mesh.core.errors import MalformedJson
+from mesh.core.media import dump_json, is_json, parse_json
 from mesh.core.message import Message
 
 __all__ = ["SseCache", "message_json", "sse_comment", "sse_event", "sse_notice", "sse_restart"]
@@ -68,7 +68,7 @@ def sse_restart(restart: Restart) -> bytes:
 
 def sse_notice(event: str, data: dict[str, Any], cursor: str | None = None) -> bytes:
     head = f"id: {cursor}\n" if cursor else ""
-    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+    return f"{head}event: {event}\ndata: ".encode() + dump_json(data) + b"\n\n"
 
 
 def sse_comment(text: str) -> bytes:
@@ -98,8 +98,8 @@ def _payload(message: Message) -> tuple[Any, str]:
         return base64.b64encode(message.payload).decode(), "base64"
     if is_json(message.content_type or "application/json"):
         try:
-            return json.loads(text), "json"
-        except ValueError:
+            return parse_json(text), "json"
+        except MalformedJson:
             pass
     return text, "text"
 

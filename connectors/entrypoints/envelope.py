@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
 from connectors.entrypoints.problem import problem_body
 from mesh.core.errors import InvalidRequest, MeshError, UnsupportedMediaType
-from mesh.core.media import BATCH_MEDIA_TYPE, media_type
+from mesh.core.media import BATCH_MEDIA_TYPE, dump_json, media_type
 from mesh.core.message import Headers, Message, Receipt
 from mesh.core.routes import Route
 
@@ -60,7 +59,7 @@ def message_from_envelope(
 
 def _payload(envelope: dict[str, Any]) -> bytes:
     if "payload" in envelope:
-        return json.dumps(envelope["payload"], separators=(",", ":")).encode()
+        return dump_json(envelope["payload"])
     data = envelope["data"]
     try:
         return base64.b64decode(data if isinstance(data, str) else "?", validate=True)

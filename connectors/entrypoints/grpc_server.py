@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -41,6 +40,7 @@ from mesh.core.errors import (
     SubscriberTooSlow,
 )
 from mesh.core.exchange import Exchange
+from mesh.core.media import dump_json
 from mesh.core.message import Message, Receipt
 from mesh.core.routes import Action, RouteMatch
 
@@ -70,7 +70,7 @@ def status_of(error: MeshError) -> grpc.StatusCode:
 
 
 def problem_json(error: MeshError) -> str:
-    return json.dumps(problem_body(error.code, error.detail, **error.extensions))
+    return dump_json(problem_body(error.code, error.detail, **error.extensions)).decode()
 
 
 class GatewayService(pb_grpc.GatewayServicer):

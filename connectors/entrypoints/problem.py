@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from mesh.core.errors import MeshError, MethodNotAllowed
+from mesh.core.media import dump_json
 from mesh.core.problems import PROBLEM_TYPES, problem_uri
 
 __all__ = ["PROBLEM_JSON", "json_response", "problem_body", "problem_response"]
@@ -54,7 +54,7 @@ def json_response(
     body: Any, status: int = 200, content_type: str = "application/json"
 ) -> web.Response:
     return web.Response(
-        body=json.dumps(body, separators=(",", ":")).encode(),
+        body=dump_json(body),
         status=status,
         content_type=content_type,
     )

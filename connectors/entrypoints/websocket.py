@@ -19,7 +19,6 @@ frames is held back by TCP, never buffered without bound.
 from __future__ import annotations
 
 import asyncio
-import json
 from contextlib import suppress
 from typing import Any
 
@@ -34,6 +33,7 @@ from connectors.entrypoints.subscribe import opened
 from mesh.core.connector import Restart, Subscription
 from mesh.core.errors import (
     InvalidRequest,
+    MalformedJson,
     MeshError,
     MethodNotAllowed,
     NotSent,
@@ -42,6 +42,7 @@ from mesh.core.errors import (
     SubscriberTooSlow,
 )
 from mesh.core.exchange import Exchange
+from mesh.core.media import dump_json, parse_json
 from mesh.core.message import Receipt
 from mesh.core.routes import Action, RouteMatch
 
@@ -155,7 +156,7 @@ async def _send(state: GatewayState, socket: web.WebSocketResponse, frame: dict[
     """Send a frame; a client that does not take it in time is disconnected."""
     try:
         async with asyncio.timeout(state.settings.write_timeout):
-            await socket.send_str(json.dumps(frame, separators=(",", ":")))
+            await socket.send_str(dump_json(frame).decode())
     except TimeoutError:
         await socket.close(code=1008, message=b"the client did not read in time")
 
@@ -206,8 +207,8 @@ async def _publish(
 def _parse(text: str) -> tuple[Any, dict[str, Any]]:
     """The ``id`` and envelope of a publish frame; ``InvalidRequest`` for an unreadable frame."""
     try:
-        frame = json.loads(text)
-    except ValueError as exc:
+        frame = parse_json(text)
+    except MalformedJson as exc:
         raise InvalidRequest("a frame is a JSON object") from exc
     if not isinstance(frame, dict) or frame.get("type") != "publish":
         raise InvalidRequest('a client frame is {"type": "publish", ...}')

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 
 from mesh.core.exchange import Exchange
-from mesh.core.media import is_json, parse_json
+from mesh.core.media import dump_json, is_json, parse_json
 from mesh.core.message import Message
 from mesh.core.pointer import resolve_pointer
 
@@ -29,5 +28,5 @@ class KeyFromField:
             found = resolve_pointer(parse_json(message.payload), self.pointer)
         except LookupError:
             return message
-        text = found if isinstance(found, str) else json.dumps(found, separators=(",", ":"))
-        return replace(message, key=text.encode())
+        key = found.encode() if isinstance(found, str) else dump_json(found)
+        return replace(message, key=key)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from contextlib import suppress
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.endpoints.kafka_cursor import decode_cursor, encode_cursor, topic_tag
 from connectors.entrypoints.encoding import sse_event
 from mesh.core.address import parse_template
-from mesh.core.errors import InvalidCursor
+from mesh.core.errors import InvalidCursor, MalformedJson
+from mesh.core.media import dump_json, parse_json
 from mesh.core.message import Message
 from mesh.core.pointer import join_pointer, split_pointer
 
@@ -61,3 +63,29 @@ def test_sse_event_is_well_formed(payload: bytes, name: str | None) -> None:
     if "encoding: base64" not in lines:
         normalised = payload.decode().replace("\r\n", "\n").replace("\r", "\n")
         assert data == normalised
+
+
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(),
+        lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+        max_leaves=20,
+    )
+)
+def test_json_round_trip_beyond_64_bit_integers(value: object) -> None:
+    assert parse_json(dump_json(value)) == value
+
+
+@pytest.mark.parametrize("text", ["NaN", "[Infinity]", '{"a": -Infinity}', "{", "\xff"])
+def test_not_json_is_refused(text: str) -> None:
+    with pytest.raises(MalformedJson):
+        parse_json(text.encode("latin-1"))
+
+
+def test_big_integers_are_json() -> None:
+    assert parse_json(b"[18446744073709551617]") == [2**64 + 1]
+    assert dump_json([2**64 + 1]) == b"[18446744073709551617]"
