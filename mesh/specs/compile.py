@@ -186,17 +186,19 @@ class _Builder:
         channel: aa.Channel,
         where: str,
     ) -> str | None:
-        names = (
+        # (name, server or reference, where it stands): a channel's own list names servers by
+        # reference (into /servers or /components/servers); without one, all the document's
+        candidates: list[tuple[str, Any, str]] = (
             [
-                doc.workspace.resolve(r.ref, doc.path).pointer.rsplit("/", 1)[-1]
-                for r in channel.servers
+                (split_pointer(doc.workspace.resolve(ref.ref, doc.path).pointer)[-1], ref, where)
+                for ref in channel.servers
             ]
             if channel.servers
-            else [name for name, _, _ in doc.entries("servers")]
+            else list(doc.entries("servers"))
         )
         usable = {}
-        for name in names:
-            server = doc.resolve(doc.data["servers"][name], aa.Server, doc.path, f"/servers/{name}")
+        for name, raw, pointer in candidates:
+            server = doc.resolve(raw, aa.Server, doc.path, pointer)
             settings = self._settings(name, server.value)
             if settings.protocol in self.protocols:
                 usable[name] = settings

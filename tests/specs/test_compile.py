@@ -162,3 +162,15 @@ def test_examples_compile() -> None:
         "/shop/shipments.{region}",
         "/telemetry/sensors.{sensorId}.readings",
     ]
+
+
+def test_channel_servers_may_live_in_components(tmp_path: Path) -> None:
+    text = (
+        channel_spec(
+            "a", extra_channel="    servers: [{$ref: '#/components/servers/shared~1kafka'}]"
+        )
+        + "components:\n  servers:\n    shared/kafka: {host: 'k9:9092', protocol: kafka}\n"
+    )
+    text = text.replace("servers:\n  main: {host: 'localhost:9092', protocol: kafka}\n", "", 1)
+    compiled = one(tmp_path, text)
+    assert compiled.endpoints["shared/kafka"].hosts == ("k9:9092",)
