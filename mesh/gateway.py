@@ -158,7 +158,8 @@ def _check_addresses(compiled: Compiled, endpoints: Mapping[str, Endpoint]) -> N
         try:
             endpoints[route.endpoint].check_address(route.address.text)
         except InvalidParameter as exc:
-            problems.append(SpecProblem(route.id, "/address", exc.detail))
+            file, _, pointer = route.id.rpartition("#")
+            problems.append(SpecProblem(file, pointer + "/address", exc.detail))
     if problems:
         raise SpecError(problems)
 

@@ -137,7 +137,7 @@ class _Builder:
         key = (ext and ext.key) or (doc_ext and doc_ext.key)
         headers = (ext and ext.headers) or (doc_ext and doc_ext.headers) or []
         return Route(
-            id=f"{doc.path.name}#{channel.pointer}",
+            id=f"{doc.path}#{channel.pointer}",
             path=parse_template(base + "/" + value.address.lstrip("/")),
             address=template,
             endpoint=server,

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import ClientSession
 
 from mesh.broker import EmbeddedKafka
@@ -144,3 +145,17 @@ async def test_health_and_readiness(
         ready = await http.get(f"{gw.url}/readyz")
         assert ready.status == 200
         assert (await ready.json())["endpoints"] == ["main"]
+
+
+async def test_an_address_kafka_cannot_use_is_a_load_error(
+    tmp_path: Path, start_gateway: Start
+) -> None:
+    from mesh.specs.problems import SpecError
+
+    spec = write_spec(tmp_path, channel_spec("user/signed up"))
+    with pytest.raises(SpecError) as refused:
+        async with start_gateway([spec]):
+            pass
+    (problem,) = refused.value.problems
+    assert (problem.file, problem.pointer) == (str(spec), "/channels/c/address")
+    assert "not a valid Kafka topic name" in problem.message
