@@ -113,3 +113,19 @@ async def consume(
         return records
     finally:
         await consumer.stop()
+
+
+async def raw_stream(port: int, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """An SSE request over a bare socket, once the stream is open: a client that can stop reading
+    (``pause(writer)``) the way a frozen browser tab does."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
+    writer.write(request.encode())
+    await reader.readuntil(b"stream open\n\n")
+    return reader, writer
+
+
+def transport_of(writer: asyncio.StreamWriter) -> asyncio.Transport:
+    transport = writer.transport
+    assert isinstance(transport, asyncio.Transport)
+    return transport

@@ -15,7 +15,7 @@ from mesh.broker import EmbeddedKafka
 from mesh.config import KafkaConfig
 from mesh.gateway import RunningGateway
 from tests.conftest import Start, channel_spec, write_spec
-from tests.e2e.helpers import next_events, produce
+from tests.e2e.helpers import next_events, produce, raw_stream, transport_of
 
 SSE = {"Accept": "text/event-stream"}
 
@@ -67,13 +67,8 @@ async def test_a_frozen_client_is_cut_off_and_the_others_keep_their_latency(
     spec = write_spec(tmp_path, channel_spec(topic))
     kafka_config = KafkaConfig(client_buffer_messages=100)
     async with start_gateway([spec], kafka=kafka_config) as gw:
-        reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
-        writer.write(
-            f"GET /{topic} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n".encode()
-        )
-        await reader.readuntil(b"stream open\n\n")
-        transport = writer.transport
-        assert isinstance(transport, asyncio.Transport)
+        _, writer = await raw_stream(gw.port, f"/{topic}")
+        transport = transport_of(writer)
         transport.pause_reading()  # frozen from now on
         healthy = [await open_stream(http, f"{gw.url}/{topic}") for _ in range(3)]
         hub_clients = hub_of(gw, topic).clients
@@ -100,13 +95,8 @@ async def test_a_slow_client_ends_with_its_cursor_and_resumes_without_loss(
 ) -> None:
     spec = write_spec(tmp_path, channel_spec(topic))
     async with start_gateway([spec], kafka=KafkaConfig(client_buffer_messages=20)) as gw:
-        reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
-        writer.write(
-            f"GET /{topic} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n".encode()
-        )
-        await reader.readuntil(b"stream open\n\n")
-        transport = writer.transport
-        assert isinstance(transport, asyncio.Transport)
+        reader, writer = await raw_stream(gw.port, f"/{topic}")
+        transport = transport_of(writer)
         transport.pause_reading()
         values = [f'{{"n":{i},"pad":"{"x" * 50_000}"}}'.encode() for i in range(200)]
         await produce(kafka.bootstrap, topic, values, key=b"k")

@@ -12,7 +12,14 @@ from connectors.endpoints.kafka_cursor import encode_cursor, topic_tag
 from mesh.broker import EmbeddedKafka
 from mesh.config import SseConfig
 from tests.conftest import Start, channel_spec, write_spec
-from tests.e2e.helpers import create_topic, next_events, produce, sse_events
+from tests.e2e.helpers import (
+    create_topic,
+    next_events,
+    produce,
+    raw_stream,
+    sse_events,
+    transport_of,
+)
 
 SSE = {"Accept": "text/event-stream"}
 
@@ -192,12 +199,8 @@ async def test_a_client_that_stops_reading_is_dropped(
     sse = SseConfig(write_timeout_seconds=0.5)
     big = b"x" * 500_000
     async with start_gateway([spec(tmp_path, topic)], sse=sse) as gw:
-        reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
-        request = f"GET /{topic}?from=earliest HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream"
-        writer.write(request.encode() + b"\r\n\r\n")
-        await reader.readuntil(b"stream open\n\n")
-        transport = writer.transport
-        assert isinstance(transport, asyncio.Transport)
+        _, writer = await raw_stream(gw.port, f"/{topic}?from=earliest")
+        transport = transport_of(writer)
         transport.pause_reading()  # never read again: the socket buffers fill up
         (handler,) = gw.state.streams
         await produce(kafka.bootstrap, topic, [big] * 40, key=b"k")
