@@ -12,7 +12,7 @@ from mesh.core.errors import MalformedJson
 from mesh.core.media import dump_json, is_json, parse_json
 from mesh.core.message import Message
 
-__all__ = ["SseCache", "message_json", "sse_comment", "sse_event", "sse_notice", "sse_restart"]
+__all__ = ["EncodingCache", "message_json", "sse_comment", "sse_event", "sse_notice", "sse_restart"]
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -35,8 +35,9 @@ def sse_event(message: Message) -> bytes:
     return ("\n".join(lines) + "\n\n").encode()
 
 
-class SseCache:
-    """Each message a shared reader hands to many streams is named and encoded once per route.
+class EncodingCache:
+    """Each message a shared reader hands to many streams is named and encoded once per route and
+    form (``kind``: an SSE event, a WebSocket frame).
 
     Entries keep the message they were made from, so an identity check makes a stale hit
     impossible; past ``size`` entries the cache starts afresh (cheaper than tracking age).
@@ -46,10 +47,12 @@ class SseCache:
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
-        self._entries: dict[tuple[int, int], tuple[Message, bytes]] = {}
+        self._entries: dict[tuple[int, int, str], tuple[Message, bytes]] = {}
 
-    def event(self, message: Message, route: object, encode: Callable[[Message], bytes]) -> bytes:
-        key = (id(message), id(route))
+    def event(
+        self, message: Message, route: object, encode: Callable[[Message], bytes], kind: str = "sse"
+    ) -> bytes:
+        key = (id(message), id(route), kind)
         entry = self._entries.get(key)
         if entry is not None and entry[0] is message:
             return entry[1]

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.entrypoints.encoding import SseCache
+from connectors.entrypoints.encoding import EncodingCache
 from mesh.core.connector import Endpoint, Subscription
 from mesh.core.idempotency import IdempotencyStore
 from mesh.core.routes import RouteTable
@@ -49,7 +49,7 @@ class GatewayState:
     idempotency: IdempotencyStore
     describe: Callable[[RouteTable], dict[str, Any]]
     closing: asyncio.Event = field(default_factory=asyncio.Event)
-    sse_cache: SseCache = field(default_factory=SseCache)
+    encodings: EncodingCache = field(default_factory=EncodingCache)
     streams: dict[asyncio.Task[Any], Subscription | None] = field(default_factory=dict)
 
     def wake_streams(self) -> None:

@@ -121,7 +121,7 @@ async def _pump(
             chunks = [
                 sse_restart(item)
                 if isinstance(item, Restart)
-                else state.sse_cache.event(item, match.route, encode)
+                else state.encodings.event(item, match.route, encode)
                 for item in items
             ]
             await sink.write(b"".join(chunks))

@@ -43,7 +43,7 @@ from mesh.core.errors import (
 )
 from mesh.core.exchange import Exchange
 from mesh.core.media import dump_json, parse_json
-from mesh.core.message import Receipt
+from mesh.core.message import Message, Receipt
 from mesh.core.routes import Action, RouteMatch
 
 __all__ = ["SUBPROTOCOL", "is_websocket", "session"]
@@ -86,7 +86,7 @@ async def _serve(
     assert task is not None
     state.streams[task] = subscription
     try:
-        await _run(state, match, topic, subscription, socket)
+        await _run(state, match, topic, subscription, socket, request.transport)
     finally:
         state.streams.pop(task, None)
     return socket
@@ -107,6 +107,7 @@ async def _run(
     topic: str,
     subscription: Subscription | None,
     socket: web.WebSocketResponse,
+    transport: asyncio.BaseTransport | None,
 ) -> None:
     """Read and push until the client leaves or the gateway shuts down; publishes already
     accepted finish (and are acked) before the session ends."""
@@ -114,7 +115,8 @@ async def _run(
         owned = [asyncio.create_task(_read(state, match, topic, socket, publishes))]
         closing = asyncio.create_task(state.closing.wait())
         if subscription is not None:
-            owned.append(asyncio.create_task(_push(state, match, subscription, socket)))
+            push = _push(state, match, subscription, socket, transport)
+            owned.append(asyncio.create_task(push))
         try:
             await asyncio.wait({owned[0], closing}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -133,8 +135,14 @@ async def _push(
     match: RouteMatch,
     subscription: Subscription,
     socket: web.WebSocketResponse,
+    transport: asyncio.BaseTransport | None,
 ) -> None:
     exchange = Exchange(match.route, match.values)
+
+    def encode(message: Message) -> bytes:
+        named = match.route.subscribe_chain.apply(exchange, message)
+        return dump_json({"type": "message", **message_json(named)})
+
     while not socket.closed:
         try:
             items = await subscription.next_batch(state.settings.stream_batch_limit, _QUIET)
@@ -148,15 +156,30 @@ async def _push(
                 frame = {"type": "restart", "cursor": item.cursor, "reason": item.reason}
                 await _send(state, socket, {**frame, **item.detail})
             else:
-                named = match.route.subscribe_chain.apply(exchange, item)
-                await _send(state, socket, {"type": "message", **message_json(named)})
+                text = state.encodings.event(item, match.route, encode, "websocket").decode()
+                await _send_text(state, socket, text, transport)
 
 
 async def _send(state: GatewayState, socket: web.WebSocketResponse, frame: dict[str, Any]) -> None:
-    """Send a frame; a client that does not take it in time is disconnected."""
+    await _send_text(state, socket, dump_json(frame).decode(), None)
+
+
+async def _send_text(
+    state: GatewayState,
+    socket: web.WebSocketResponse,
+    text: str,
+    transport: asyncio.BaseTransport | None,
+) -> None:
+    """Send a frame; a client that does not take it in time is disconnected. Below the
+    transport's high-water mark the send cannot wait, so it sets no deadline."""
+    if isinstance(transport, asyncio.WriteTransport):
+        _, high = transport.get_write_buffer_limits()
+        if transport.get_write_buffer_size() + len(text) <= high:
+            await socket.send_str(text)
+            return
     try:
         async with asyncio.timeout(state.settings.write_timeout):
-            await socket.send_str(dump_json(frame).decode())
+            await socket.send_str(text)
     except TimeoutError:
         await socket.close(code=1008, message=b"the client did not read in time")
 
