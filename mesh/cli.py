@@ -15,7 +15,14 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mesh.broker import EmbeddedKafka
-from mesh.config import GatewayConfig, GrpcConfig, ListenConfig, ServerOverride, SpecEntry
+from mesh.config import (
+    CorsConfig,
+    GatewayConfig,
+    GrpcConfig,
+    ListenConfig,
+    ServerOverride,
+    SpecEntry,
+)
 from mesh.gateway import RunningGateway, serve
 from mesh.schemas import json_schema
 from mesh.specs.loader import check_files
@@ -53,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--host", help="listen address (default 127.0.0.1)")
     run.add_argument("--port", type=int, help="listen port (default 8080)")
     run.add_argument("--grpc-port", type=int, help="gRPC port (default 9090)")
+    run.add_argument("--allow-origin", action="append", default=[], help="a CORS origin to allow")
     run.set_defaults(command=_run)
 
     dev = commands.add_parser(
@@ -62,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8080)
     dev.add_argument("--grpc-port", type=int, default=9090)
+    dev.add_argument("--allow-origin", action="append", default=[], help="a CORS origin to allow")
     dev.set_defaults(command=_dev)
 
     validate = commands.add_parser("validate", help="check AsyncAPI and OpenAPI documents")
@@ -84,7 +93,12 @@ def _config(args: argparse.Namespace) -> GatewayConfig:
     grpc = config.grpc.model_copy(
         update={"port": config.grpc.port if args.grpc_port is None else args.grpc_port}
     )
-    config = config.model_copy(update={"specs": specs, "listen": listen, "grpc": grpc})
+    cors = config.cors.model_copy(
+        update={"allow_origins": [*config.cors.allow_origins, *args.allow_origin]}
+    )
+    config = config.model_copy(
+        update={"specs": specs, "listen": listen, "grpc": grpc, "cors": cors}
+    )
     if not config.specs:
         raise ValueError("no documents to serve: give --spec FILE or a --config listing specs")
     return config
@@ -106,6 +120,7 @@ def _dev(args: argparse.Namespace) -> int:
             grpc=GrpcConfig(host=args.host, port=args.grpc_port),
             specs=[SpecEntry(path=p.resolve()) for p in paths],
             servers={"*": ServerOverride(host=broker.bootstrap, protocol="kafka")},
+            cors=CorsConfig(allow_origins=args.allow_origin),
         )
         _serve_forever(config)
     return 0

@@ -105,9 +105,12 @@ async def test_mesh_run_serves_a_spec_and_stops_cleanly(
 
 async def test_mesh_dev_starts_its_own_broker_and_serves_the_examples() -> None:
     port = free_port()
-    async with process("dev", "--port", str(port), "--grpc-port", "0", port=port) as proc:
+    origin = ("--allow-origin", "http://app.example")
+    async with process("dev", "--port", str(port), "--grpc-port", "0", *origin, port=port) as proc:
         async with ClientSession() as http:
             url = f"http://127.0.0.1:{port}/shop/orders.placed"
+            cors = await http.get(url, headers={"Origin": "http://app.example"})
+            assert cors.headers["Access-Control-Allow-Origin"] == "http://app.example"
             order = {
                 "orderId": "o-1",
                 "customerId": "c-1",
