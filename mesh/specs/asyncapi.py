@@ -116,7 +116,7 @@ SecuritySchemeType = Literal[
 ]
 
 _SCHEME_FIELDS: dict[str, tuple[set[str], set[str]]] = {
-    # type: (required fields, further allowed fields); "type" and "description" always allowed
+    # scheme type -> (required fields, further allowed fields); "type" and "description" always are
     "apiKey": ({"in"}, set()),
     "httpApiKey": ({"name", "in"}, set()),
     "http": ({"scheme"}, {"bearerFormat"}),
