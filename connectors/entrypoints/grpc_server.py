@@ -111,9 +111,9 @@ class GatewayService(pb_grpc.GatewayServicer):
             with contextlib.suppress(asyncio.CancelledError):
                 await reading
 
-    async def Subscribe(
-        self, request: pb.SubscribeRequest, context: aio.ServicerContext
-    ) -> AsyncIterator[pb.Event]:
+    async def Subscribe(self, request: pb.SubscribeRequest, context: aio.ServicerContext) -> None:
+        """Writes (rather than yields) each event, so that a client that stops reading meets the
+        same write deadline as on SSE and WebSocket."""
         state = self._state
         start = StartAt.EARLIEST if request.start == pb.EARLIEST else StartAt.LATEST
         try:
@@ -130,19 +130,28 @@ class GatewayService(pb_grpc.GatewayServicer):
         state.streams[task] = subscription
         try:
             while not state.closing.is_set():
+                written = subscription.cursor  # where a client that stops now resumes
                 try:
                     items = await subscription.next_batch(state.settings.stream_batch_limit, _QUIET)
                 except MeshError as exc:
-                    await _abort(context, exc, cursor=subscription.cursor)
+                    _finish(context, exc, written)
+                    return
                 for item in items:
-                    yield _event(
+                    named = (
                         match.route.subscribe_chain.apply(exchange, item)
                         if isinstance(item, Message)
                         else item
                     )
-            await _abort(
-                context, NotReady("the gateway is shutting down"), cursor=subscription.cursor
-            )
+                    try:
+                        async with asyncio.timeout(state.settings.write_timeout):
+                            await context.write(_event(named))
+                    except TimeoutError:
+                        _finish(
+                            context, SubscriberTooSlow("the client did not read in time"), written
+                        )
+                        return
+                    written = item.cursor or written
+            _finish(context, NotReady("the gateway is shutting down"), subscription.cursor)
         finally:
             state.streams.pop(task, None)
             await subscription.close()
@@ -270,12 +279,18 @@ def _metadata(context: aio.ServicerContext) -> dict[str, str]:
     return {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
 
 
-async def _abort(context: aio.ServicerContext, error: MeshError, cursor: str | None = None) -> Any:
-    trailers = [("mesh-problem", problem_json(error))]
-    if cursor is not None:
-        trailers.append(("mesh-cursor", cursor))
-    context.set_trailing_metadata(tuple(trailers))
+async def _abort(context: aio.ServicerContext, error: MeshError) -> Any:
+    """End the call now with ``error``'s status and problem."""
+    context.set_trailing_metadata((("mesh-problem", problem_json(error)),))
     await context.abort(status_of(error), error.detail)
+
+
+def _finish(context: aio.ServicerContext, error: MeshError, cursor: str) -> None:
+    """End a stream with ``error``'s status, after what was written (an abort would drop it), with
+    the position after the last message the gateway wrote in the ``mesh-cursor`` trailer."""
+    context.set_trailing_metadata((("mesh-problem", problem_json(error)), ("mesh-cursor", cursor)))
+    context.set_code(status_of(error))
+    context.set_details(error.detail)
 
 
 class GrpcServer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from connectors.entrypoints.grpc_api import gateway_pb2 as pb
 from connectors.entrypoints.grpc_api import gateway_pb2_grpc as pb_grpc
 from mesh.broker import EmbeddedKafka, free_port
-from mesh.config import KafkaConfig, LimitsConfig, PublishConfig
+from mesh.config import KafkaConfig, LimitsConfig, PublishConfig, SseConfig
 from mesh.gateway import RunningGateway
 from tests.conftest import Start, channel_spec, write_spec
 from tests.e2e.helpers import consume, produce
@@ -212,3 +213,38 @@ async def test_reflection_and_health_work_without_the_proto(
             for name in ("", "mesh.v1.Gateway"):
                 reply = await health.Check(health_pb2.HealthCheckRequest(service=name))
                 assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_a_subscriber_that_stops_reading_is_cut_off_with_its_cursor(
+    tmp_path: Path, start_gateway: Start, kafka: EmbeddedKafka, topic: str
+) -> None:
+    total = 300
+    values = [f'{{"n":{i},"pad":"{"x" * 60_000}"}}'.encode() for i in range(total)]
+    await produce(kafka.bootstrap, topic, values, key=b"k")
+    sse = SseConfig(write_timeout_seconds=0.5)
+    async with start_gateway([spec(tmp_path, topic)], sse=sse) as gw:
+        async for ch in channel(gw):
+            stub = gateway(ch)
+            call = stub.Subscribe(pb.SubscribeRequest(channel=f"/{topic}", start=pb.EARLIEST))
+            seen = [await call.read()]
+            await asyncio.sleep(2)  # not reading: the flow-control windows fill up
+            cut = await _read_until_cut(call, seen, total)
+            assert cut.code() == grpc.StatusCode.UNAVAILABLE
+            assert problem(cut)["code"] == "subscriber-too-slow"
+            assert dict(cut.trailing_metadata() or ())["mesh-cursor"].startswith("k1.")
+            cursor = seen[-1].message.cursor  # the last message that arrived
+            resumed = stub.Subscribe(pb.SubscribeRequest(channel=f"/{topic}", cursor=cursor))
+            rest = [await resumed.read() for _ in range(total - len(seen))]
+            resumed.cancel()
+    numbers = [json.loads(e.message.payload)["n"] for e in seen + rest]
+    assert numbers == list(range(total))
+
+
+async def _read_until_cut(call: Any, seen: list[Any], total: int) -> aio.AioRpcError:
+    async with asyncio.timeout(30):
+        while len(seen) < total:
+            try:
+                seen.append(await call.read())
+            except aio.AioRpcError as error:
+                return error
+    raise AssertionError("the stream was never cut off")
