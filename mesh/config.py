@@ -142,7 +142,9 @@ class SseConfig(_Strict):
     retry_ms: int = Field(default=2_000, ge=0)
     batch_limit: int = Field(default=500, gt=0, description="messages written per flush at most")
     write_timeout_seconds: float = Field(
-        default=30.0, gt=0, description="a client that takes longer to accept a write is dropped"
+        default=30.0,
+        gt=0,
+        description="a stream client (SSE, WebSocket, gRPC) slower to accept a write is dropped",
     )
 
 
