@@ -183,11 +183,16 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20, help="messages per second")
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--workers", type=int, default=4, help="load client processes")
+    parser.add_argument(
+        "--fetch-wait-ms", type=int, default=10, help="the gateway's kafka.fetch_max_wait_ms"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, EmbeddedKafka() as broker:
         directory = Path(tmp)
         gw_port, nchan_port = free_port(), free_port()
-        config = gateway_config(directory, gw_port, broker.bootstrap)
+        config = gateway_config(
+            directory, gw_port, broker.bootstrap, fetch_wait_ms=args.fetch_wait_ms
+        )
         gateway = f"http://127.0.0.1:{gw_port}"
         mesh = [sys.executable, "-m", "mesh", "run", "--config", str(config)]
         results = []

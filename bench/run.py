@@ -195,7 +195,9 @@ def client_rate(kind: str, target: str, count: int) -> float:
     return float(out.stdout.strip())
 
 
-def gateway_config(directory: Path, port: int, bootstrap: str, grpc_port: int = 0) -> Path:
+def gateway_config(
+    directory: Path, port: int, bootstrap: str, grpc_port: int = 0, fetch_wait_ms: int = 10
+) -> Path:
     config = directory / "mesh.yaml"
     config.write_text(
         json.dumps(
@@ -205,6 +207,7 @@ def gateway_config(directory: Path, port: int, bootstrap: str, grpc_port: int = 
                 "specs": [{"path": str(HERE / "spec.yaml")}],
                 "servers": {"main": {"host": bootstrap}},
                 "limits": {"max_body_bytes": 4_194_304},
+                "kafka": {"fetch_max_wait_ms": fetch_wait_ms},
             }
         )
     )
