@@ -39,7 +39,6 @@ from mesh.core.errors import (
     RouteNotFound,
     SubscriberTooSlow,
 )
-from mesh.core.exchange import Exchange
 from mesh.core.media import dump_json
 from mesh.core.message import Message, Receipt
 from mesh.core.routes import Action, RouteMatch
@@ -124,7 +123,6 @@ class GatewayService(pb_grpc.GatewayServicer):
             )
         except MeshError as exc:
             await _abort(context, exc)
-        exchange = Exchange(match.route, match.values)
         task = asyncio.current_task()
         assert task is not None
         state.streams[task] = subscription
@@ -137,11 +135,7 @@ class GatewayService(pb_grpc.GatewayServicer):
                     _finish(context, exc, written)
                     return
                 for item in items:
-                    named = (
-                        match.route.subscribe_chain.apply(exchange, item)
-                        if isinstance(item, Message)
-                        else item
-                    )
+                    named = state.delivered(match, item)
                     try:
                         async with asyncio.timeout(state.settings.write_timeout):
                             await context.write(_event(named))
@@ -184,21 +178,19 @@ class GatewayService(pb_grpc.GatewayServicer):
     ) -> tuple[str, str, Message] | MeshError:
         try:
             match, topic = self._resolve(request.channel, Action.PUBLISH)
-            message = self._message(match, request, metadata)
+            message = self._state.checked(match, self._message(match, request, metadata))
         except MeshError as exc:
             return exc
         return match.route.endpoint, topic, message
 
     async def _publish(self, request: pb.PublishRequest, metadata: Mapping[str, str]) -> Receipt:
         match, topic = self._resolve(request.channel, Action.PUBLISH)
-        message = self._message(match, request, metadata)
-        endpoint = self._state.endpoints[match.route.endpoint]
-        return await endpoint.publish(topic, message, self._state.settings.publish_timeout)
+        return await self._state.publish(match, topic, self._message(match, request, metadata))
 
     def _message(
         self, match: RouteMatch, request: pb.PublishRequest, metadata: Mapping[str, str]
     ) -> Message:
-        """The request as a message that passed the channel's publish policies."""
+        """The request as a message (not yet through the channel's publish policies)."""
         route = match.route
         limit = self._state.settings.max_body_bytes
         if len(request.payload) > limit:
@@ -206,13 +198,12 @@ class GatewayService(pb_grpc.GatewayServicer):
         key = request.key if request.HasField("key") else metadata.get(route.key.header.lower())
         headers = {name: metadata[name] for name in route.forward_headers if name in metadata}
         headers.update({k.lower(): v for k, v in request.headers.items()})
-        message = Message(
+        return Message(
             payload=request.payload,
             key=None if key is None else key.encode(),
             headers=tuple((k, v.encode()) for k, v in headers.items()),
             content_type=accept_content_type(route, request.content_type or "application/json"),
         )
-        return route.publish_chain.apply(Exchange(route, match.values), message)
 
     def _resolve(self, channel: str, action: Action) -> tuple[RouteMatch, str]:
         match = self._state.routes.resolve(channel if channel.startswith("/") else "/" + channel)

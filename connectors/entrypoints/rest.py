@@ -26,7 +26,6 @@ from mesh.core.errors import (
     InvalidRequest,
     MeshError,
 )
-from mesh.core.exchange import Exchange
 from mesh.core.idempotency import Answer, IdempotencyStore
 from mesh.core.media import BATCH_MEDIA_TYPE, media_type, parse_json
 from mesh.core.message import Headers, Message
@@ -109,9 +108,7 @@ async def _publish(
 async def _send(
     state: GatewayState, match: RouteMatch, topic: str, message: Message
 ) -> dict[str, Any]:
-    message = match.route.publish_chain.apply(Exchange(match.route, match.values), message)
-    endpoint = state.endpoints[match.route.endpoint]
-    receipt = await endpoint.publish(topic, message, state.settings.publish_timeout)
+    receipt = await state.publish(match, topic, message)
     return {**receipt.position, "cursor": receipt.cursor}
 
 
@@ -125,8 +122,7 @@ async def _publish_batch(
     if len(entries) > limit:
         raise InvalidRequest(f"a batch holds at most {limit} messages", limit=limit)
     common = _forwarded(request.headers, match.route.forward_headers)
-    exchange = Exchange(match.route, match.values)
-    checked = [_checked(exchange, entry, common) for entry in entries]
+    checked = [_checked(state, match, entry, common) for entry in entries]
     valid = [m for m in checked if isinstance(m, Message)]
     endpoint = state.endpoints[match.route.endpoint]
     sent = iter(await endpoint.publish_many(topic, valid, state.settings.publish_timeout))
@@ -137,11 +133,12 @@ async def _publish_batch(
     return json_response({"results": results}, status)
 
 
-def _checked(exchange: Exchange, entry: Any, common: Headers) -> Message | MeshError:
+def _checked(
+    state: GatewayState, match: RouteMatch, entry: Any, common: Headers
+) -> Message | MeshError:
     """A batch entry as a message ready to send, or why it cannot be sent."""
     try:
-        message = message_from_envelope(exchange.route, entry, common)
-        return exchange.route.publish_chain.apply(exchange, message)
+        return state.checked(match, message_from_envelope(match.route, entry, common))
     except MeshError as exc:
         return exc
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from connectors.entrypoints.encoding import EncodingCache
-from mesh.core.connector import Endpoint, Subscription
+from mesh.core.connector import Endpoint, Restart, StreamItem, Subscription
+from mesh.core.exchange import Exchange
 from mesh.core.idempotency import IdempotencyStore
-from mesh.core.routes import RouteTable
+from mesh.core.message import Message, Receipt
+from mesh.core.routes import RouteMatch, RouteTable
 
 __all__ = ["EntrypointSettings", "GatewayState"]
 
@@ -51,6 +53,29 @@ class GatewayState:
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     encodings: EncodingCache = field(default_factory=EncodingCache)
     streams: dict[asyncio.Task[Any], Subscription | None] = field(default_factory=dict)
+
+    def checked(self, match: RouteMatch, message: Message) -> Message:
+        """``message`` after the route's publish policies; they raise ``MeshError`` to refuse."""
+        return match.route.publish_chain.apply(Exchange(match.route, match.values), message)
+
+    async def publish(self, match: RouteMatch, topic: str, message: Message) -> Receipt:
+        """Check ``message`` and send it to the route's endpoint under the publish deadline."""
+        endpoint = self.endpoints[match.route.endpoint]
+        return await endpoint.publish(
+            topic, self.checked(match, message), self.settings.publish_timeout
+        )
+
+    @overload
+    def delivered(self, match: RouteMatch, item: Message) -> Message: ...
+
+    @overload
+    def delivered(self, match: RouteMatch, item: StreamItem) -> StreamItem: ...
+
+    def delivered(self, match: RouteMatch, item: StreamItem) -> StreamItem:
+        """A message read from a backend, after the route's subscribe policies; restarts pass."""
+        if isinstance(item, Restart):
+            return item
+        return match.route.subscribe_chain.apply(Exchange(match.route, match.values), item)
 
     def wake_streams(self) -> None:
         """Make every stream look at ``closing`` now instead of at its next message."""

@@ -25,7 +25,6 @@ from connectors.entrypoints.problem import json_response, problem_body
 from connectors.entrypoints.state import GatewayState
 from mesh.core.connector import Restart, StartAt, StreamItem, Subscription
 from mesh.core.errors import InvalidRequest, MeshError
-from mesh.core.exchange import Exchange
 from mesh.core.message import Message
 from mesh.core.routes import RouteMatch
 
@@ -58,12 +57,6 @@ def _start(request: web.Request) -> StartAt:
         return StartAt(value)
     except ValueError:
         raise InvalidRequest("'from' is 'earliest' or 'latest'") from None
-
-
-def _named(match: RouteMatch, items: list[StreamItem]) -> list[StreamItem]:
-    exchange = Exchange(match.route, match.values)
-    chain = match.route.subscribe_chain
-    return [item if isinstance(item, Restart) else chain.apply(exchange, item) for item in items]
 
 
 async def stream(
@@ -101,10 +94,9 @@ async def _pump(
     state: GatewayState, match: RouteMatch, subscription: Subscription, sink: _Sink
 ) -> None:
     settings = state.settings
-    exchange = Exchange(match.route, match.values)
 
     def encode(message: Message) -> bytes:
-        return sse_event(match.route.subscribe_chain.apply(exchange, message))
+        return sse_event(state.delivered(match, message))
 
     loop = asyncio.get_running_loop()
     idle_since = loop.time()
@@ -177,7 +169,7 @@ async def poll(
             items += batch
             if not batch and (items or loop.time() >= deadline - _FIRST_FETCH):
                 break
-        named = _named(match, items)
+        named = [state.delivered(match, item) for item in items]
         body = {
             "messages": [message_json(i) for i in named if not isinstance(i, Restart)],
             "restarts": [

@@ -41,7 +41,6 @@ from mesh.core.errors import (
     OutcomeUnknown,
     SubscriberTooSlow,
 )
-from mesh.core.exchange import Exchange
 from mesh.core.media import dump_json, parse_json
 from mesh.core.message import Message, Receipt
 from mesh.core.routes import Action, RouteMatch
@@ -137,11 +136,8 @@ async def _push(
     socket: web.WebSocketResponse,
     transport: asyncio.BaseTransport | None,
 ) -> None:
-    exchange = Exchange(match.route, match.values)
-
     def encode(message: Message) -> bytes:
-        named = match.route.subscribe_chain.apply(exchange, message)
-        return dump_json({"type": "message", **message_json(named)})
+        return dump_json({"type": "message", **message_json(state.delivered(match, message))})
 
     while not socket.closed:
         try:
@@ -243,11 +239,7 @@ async def _deliver(
 ) -> Receipt:
     if Action.PUBLISH not in match.route.actions:
         raise MethodNotAllowed("this channel cannot be published to", ["GET"])
-    exchange = Exchange(match.route, match.values)
-    message = message_from_envelope(match.route, envelope)
-    message = match.route.publish_chain.apply(exchange, message)
-    endpoint = state.endpoints[match.route.endpoint]
-    return await endpoint.publish(topic, message, state.settings.publish_timeout)
+    return await state.publish(match, topic, message_from_envelope(match.route, envelope))
 
 
 def _outcome(error: MeshError) -> str:
