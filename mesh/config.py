@@ -23,6 +23,7 @@ __all__ = [
     "KafkaConfig",
     "LimitsConfig",
     "ListenConfig",
+    "MqttConfig",
     "PollConfig",
     "PublishConfig",
     "SaslConfig",
@@ -92,6 +93,11 @@ class ServerOverride(_Strict):
     protocol: str | None = None
     sasl: SaslConfig | None = None
     tls: TlsConfig | None = None
+    username: str | Secret | None = Field(default=None, description="MQTT user name")
+    password: Secret | None = Field(default=None, description="MQTT password")
+    client_id: str | None = Field(
+        default=None, description="MQTT client id prefix (replaces the document's clientId)"
+    )
 
 
 class SpecEntry(_Strict):
@@ -196,6 +202,26 @@ class KafkaConfig(_Strict):
     )
 
 
+class MqttConfig(_Strict):
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    reconnect_max_seconds: float = Field(
+        default=5.0, gt=0, description="the longest wait between reconnect attempts"
+    )
+    qos: Literal[0, 1, 2] = Field(
+        default=1, description="QoS of publishes and subscriptions without an mqtt binding"
+    )
+    replay_messages: int = Field(
+        default=1_000,
+        gt=0,
+        description="recent messages kept per subscribed topic filter for resuming streams",
+    )
+    linger_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="how long a topic filter stays subscribed after its last stream closed",
+    )
+
+
 class GatewayConfig(_Strict):
     """The whole gateway configuration (every key optional)."""
 
@@ -214,6 +240,7 @@ class GatewayConfig(_Strict):
     websocket: WebSocketConfig = Field(default_factory=WebSocketConfig)
     cors: CorsConfig = Field(default_factory=CorsConfig)
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
     drain_seconds: float = Field(default=5.0, ge=0, description="grace for streams on shutdown")
 
     @field_validator("forward_headers")

@@ -25,6 +25,7 @@ from mesh.config import GatewayConfig, SaslConfig, Secret, TlsConfig
 from mesh.core.connector import Connector, Endpoint, EndpointSettings
 from mesh.core.errors import InvalidParameter
 from mesh.core.idempotency import IdempotencyStore
+from mesh.core.routes import Action
 from mesh.specs.compile import Compiled, compile_gateway
 from mesh.specs.loader import load_document
 from mesh.specs.problems import SpecError, SpecProblem
@@ -156,7 +157,8 @@ def _check_addresses(compiled: Compiled, endpoints: Mapping[str, Endpoint]) -> N
         if not route.address.is_literal:
             continue
         try:
-            endpoints[route.endpoint].check_address(route.address.text)
+            action = Action.PUBLISH if Action.PUBLISH in route.actions else Action.SUBSCRIBE
+            endpoints[route.endpoint].check_address(route.address.text, action)
         except InvalidParameter as exc:
             file, _, pointer = route.id.rpartition("#")
             problems.append(SpecProblem(file, pointer + "/address", exc.detail))
@@ -203,22 +205,37 @@ def entrypoint_settings(config: GatewayConfig) -> EntrypointSettings:
 
 def connector_settings(settings: EndpointSettings, config: GatewayConfig) -> EndpointSettings:
     """Turn compiled settings into the plain options a connector reads, revealing secrets now."""
-    if settings.protocol != "kafka":
+    given = settings.options
+    options: dict[str, Any] = {"secure": bool(given.get("secure"))}
+    if settings.protocol == "kafka":
+        options.update(
+            fetch_max_wait_ms=config.kafka.fetch_max_wait_ms,
+            connect_timeout=config.kafka.connect_timeout_seconds,
+            linger_ms=config.kafka.linger_ms,
+            max_request_size=config.kafka.max_request_size,
+            client_buffer=config.kafka.client_buffer_messages,
+        )
+    elif settings.protocol == "mqtt":
+        mqtt = config.mqtt
+        options.update(
+            binding=given.get("binding"),
+            username=None if given.get("username") is None else _reveal(given["username"]),
+            password=None if given.get("password") is None else given["password"].reveal(),
+            client_id=given.get("client_id"),
+            qos=mqtt.qos,
+            connect_timeout=mqtt.connect_timeout_seconds,
+            reconnect_max=mqtt.reconnect_max_seconds,
+            replay_messages=mqtt.replay_messages,
+            linger_seconds=mqtt.linger_seconds,
+        )
+    else:
         return EndpointSettings(settings.name, settings.protocol, settings.hosts, {})
-    options: dict[str, Any] = {
-        "secure": bool(settings.options.get("secure")),
-        "fetch_max_wait_ms": config.kafka.fetch_max_wait_ms,
-        "connect_timeout": config.kafka.connect_timeout_seconds,
-        "linger_ms": config.kafka.linger_ms,
-        "max_request_size": config.kafka.max_request_size,
-        "client_buffer": config.kafka.client_buffer_messages,
-    }
-    sasl: SaslConfig | None = settings.options.get("sasl")
+    sasl: SaslConfig | None = given.get("sasl")
     if sasl is not None:
         options["sasl_mechanism"] = sasl.mechanism
         options["sasl_username"] = _reveal(sasl.username)
         options["sasl_password"] = sasl.password.reveal()
-    tls: TlsConfig | None = settings.options.get("tls")
+    tls: TlsConfig | None = given.get("tls")
     if tls is not None:
         options.update(
             tls_ca_file=_path(tls.ca_file),

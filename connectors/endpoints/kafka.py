@@ -23,9 +23,10 @@ from connectors.endpoints.kafka_fanout import CatchUp, Hubs
 from connectors.endpoints.kafka_options import KafkaOptions
 from connectors.endpoints.kafka_publish import KafkaPublisher
 from connectors.endpoints.kafka_stream import KafkaSubscription
-from mesh.core.connector import EndpointSettings, StartAt, Subscription
+from mesh.core.connector import EMPTY, Bindings, EndpointSettings, StartAt, Subscription
 from mesh.core.errors import DeliveryError, InvalidParameter, NotSent
 from mesh.core.message import Message, Receipt
+from mesh.core.routes import Action
 
 __all__ = ["KafkaConnector", "KafkaEndpoint"]
 
@@ -46,6 +47,8 @@ class KafkaConnector:
 
 class KafkaEndpoint:
     """A Kafka cluster. ``start`` connects in the background; ``ready`` tells when it has."""
+
+    wildcard: str | None = None
 
     def __init__(self, name: str, options: KafkaOptions) -> None:
         self.name = name
@@ -76,21 +79,27 @@ class KafkaEndpoint:
             producer, self._producer, self._publisher = self._producer, None, None
             await producer.stop()
 
-    def check_address(self, address: str) -> None:
+    def check_address(self, address: str, action: Action) -> None:
         if not _TOPIC.match(address) or address in (".", ".."):
             raise InvalidParameter(
                 f"{address!r} is not a valid Kafka topic name "
                 "(1-249 characters from A-Z a-z 0-9 . _ -)"
             )
 
-    async def publish(self, address: str, message: Message, timeout: float) -> Receipt:
+    async def publish(
+        self, address: str, message: Message, timeout: float, bindings: Bindings = EMPTY
+    ) -> Receipt:
         (outcome,) = await self.publish_many(address, [message], timeout)
         if isinstance(outcome, DeliveryError):
             raise outcome
         return outcome
 
     async def publish_many(
-        self, address: str, messages: Sequence[Message], timeout: float
+        self,
+        address: str,
+        messages: Sequence[Message],
+        timeout: float,
+        bindings: Bindings = EMPTY,
     ) -> list[Receipt | DeliveryError]:
         if self._publisher is None:
             return [NotSent("the broker is not connected") for _ in messages]

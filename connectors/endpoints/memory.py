@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from connectors.endpoints.kafka_cursor import decode_cursor, encode_cursor, topic_tag
-from mesh.core.connector import EndpointSettings, StartAt, StreamItem, Subscription
+from mesh.core.connector import EMPTY, Bindings, EndpointSettings, StartAt, StreamItem, Subscription
 from mesh.core.errors import DeliveryError, NotSent
 from mesh.core.message import Message, Receipt
+from mesh.core.routes import Action
 
 __all__ = ["MemoryConnector", "MemoryEndpoint"]
 
@@ -29,6 +30,8 @@ class MemoryConnector:
 
 class MemoryEndpoint:
     """Logs per address; ``available`` False makes every publish fail with ``NotSent``."""
+
+    wildcard: str | None = None
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -47,10 +50,12 @@ class MemoryEndpoint:
     async def close(self) -> None:
         self._started = False
 
-    def check_address(self, address: str) -> None:
+    def check_address(self, address: str, action: Action) -> None:
         return None
 
-    async def publish(self, address: str, message: Message, timeout: float) -> Receipt:
+    async def publish(
+        self, address: str, message: Message, timeout: float, bindings: Bindings = EMPTY
+    ) -> Receipt:
         if not self.available:
             raise NotSent("the memory endpoint is switched off")
         log = self.logs[address]
@@ -62,7 +67,11 @@ class MemoryEndpoint:
         return Receipt(cursor, {"partition": 0, "offset": offset})
 
     async def publish_many(
-        self, address: str, messages: Sequence[Message], timeout: float
+        self,
+        address: str,
+        messages: Sequence[Message],
+        timeout: float,
+        bindings: Bindings = EMPTY,
     ) -> list[Receipt | DeliveryError]:
         outcomes: list[Receipt | DeliveryError] = []
         for message in messages:

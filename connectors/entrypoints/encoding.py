@@ -84,6 +84,7 @@ def message_json(message: Message) -> dict[str, Any]:
     return {
         "cursor": message.cursor,
         "name": message.name,
+        **({"address": message.address} if message.address else {}),
         **message.position,
         "timestamp": message.timestamp_ms,
         "key": None if message.key is None else message.key.decode("utf-8", errors="replace"),

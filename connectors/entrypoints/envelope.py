@@ -68,7 +68,13 @@ def _payload(envelope: dict[str, Any]) -> bytes:
 
 
 def outcome_json(outcome: Receipt | MeshError, instance: str | None = None) -> dict[str, Any]:
-    """``{"status": 201, partition, offset, cursor}`` for a receipt; a problem body otherwise."""
+    """``{"status": 201, partition, offset, cursor}`` for a receipt (202 when the broker gives no
+    acknowledgement); a problem body otherwise."""
     if isinstance(outcome, MeshError):
         return problem_body(outcome.code, outcome.detail, instance, **outcome.extensions)
-    return {"status": 201, **outcome.position, "cursor": outcome.cursor}
+    return {"status": receipt_status(outcome), **outcome.position, "cursor": outcome.cursor}
+
+
+def receipt_status(receipt: Receipt) -> int:
+    """201 once the broker acknowledged; 202 when it gives no acknowledgement (MQTT QoS 0)."""
+    return 201 if receipt.acknowledged else 202

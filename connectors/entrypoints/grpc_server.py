@@ -28,6 +28,7 @@ from connectors.entrypoints.problem import problem_body
 from connectors.entrypoints.state import GatewayState
 from mesh.core.connector import Restart, StartAt, StreamItem
 from mesh.core.errors import (
+    BrokerForbidden,
     BrokerRejected,
     MeshError,
     MethodNotAllowed,
@@ -41,7 +42,7 @@ from mesh.core.errors import (
 )
 from mesh.core.media import dump_json
 from mesh.core.message import Message, Receipt
-from mesh.core.routes import Action, RouteMatch
+from mesh.core.routes import Action, Route, RouteMatch
 
 __all__ = ["SERVICE", "STATUS", "GrpcServer"]
 
@@ -56,6 +57,7 @@ STATUS: tuple[tuple[type[MeshError], grpc.StatusCode], ...] = (
     (SubscriberTooSlow, grpc.StatusCode.UNAVAILABLE),
     (OutcomeUnknown, grpc.StatusCode.DEADLINE_EXCEEDED),
     (BrokerRejected, grpc.StatusCode.FAILED_PRECONDITION),
+    (BrokerForbidden, grpc.StatusCode.PERMISSION_DENIED),
 )
 _OUTCOMES = ((NotSent, pb.NOT_SENT), (OutcomeUnknown, pb.UNKNOWN))
 _QUIET = 30.0  # a stream's read waits this long for a message unless woken at shutdown
@@ -159,13 +161,16 @@ class GatewayService(pb_grpc.GatewayServicer):
             p if isinstance(p, MeshError) else None for p in prepared
         ]
         runs: dict[tuple[str, str], list[int]] = {}
+        routes: dict[str, Route] = {}
         for index, item in enumerate(prepared):
             if not isinstance(item, MeshError):
-                runs.setdefault((item[0], item[1]), []).append(index)
-        for (endpoint, topic), indexes in runs.items():
+                routes[item[0].id] = item[0]
+                runs.setdefault((item[0].id, item[1]), []).append(index)
+        for (route_id, topic), indexes in runs.items():
+            route = routes[route_id]
             messages = [prepared[i][2] for i in indexes]  # type: ignore[index]
-            sent = await self._state.endpoints[endpoint].publish_many(
-                topic, messages, self._state.settings.publish_timeout
+            sent = await self._state.endpoints[route.endpoint].publish_many(
+                topic, messages, self._state.settings.publish_timeout, route.bindings
             )
             for index, outcome in zip(indexes, sent, strict=True):
                 outcomes[index] = outcome
@@ -175,13 +180,13 @@ class GatewayService(pb_grpc.GatewayServicer):
 
     def _prepared(
         self, request: pb.PublishRequest, metadata: Mapping[str, str]
-    ) -> tuple[str, str, Message] | MeshError:
+    ) -> tuple[Route, str, Message] | MeshError:
         try:
             match, topic = self._resolve(request.channel, Action.PUBLISH)
             message = self._state.checked(match, self._message(match, request, metadata))
         except MeshError as exc:
             return exc
-        return match.route.endpoint, topic, message
+        return match.route, topic, message
 
     async def _publish(self, request: pb.PublishRequest, metadata: Mapping[str, str]) -> Receipt:
         match, topic = self._resolve(request.channel, Action.PUBLISH)
@@ -209,9 +214,7 @@ class GatewayService(pb_grpc.GatewayServicer):
         match = self._state.routes.resolve(channel if channel.startswith("/") else "/" + channel)
         if action not in match.route.actions:
             raise MethodNotAllowed(f"this channel does not allow {action.value}", [])
-        topic = match.route.topic(match.values)
-        self._state.endpoints[match.route.endpoint].check_address(topic)
-        return match, topic
+        return match, self._state.address(match, action)
 
 
 async def _next_group(inbox: asyncio.Queue[pb.PublishRequest | None]) -> list[pb.PublishRequest]:
@@ -238,7 +241,7 @@ def _reply(request_id: str, outcome: Receipt | MeshError | None) -> pb.PublishRe
 def _ack(request_id: str, receipt: Receipt) -> pb.PublishReply:
     return pb.PublishReply(
         id=request_id,
-        outcome=pb.ACKED,
+        outcome=pb.ACKED if receipt.acknowledged else pb.ACCEPTED,
         partition=receipt.position.get("partition", 0),
         offset=receipt.position.get("offset", 0),
         cursor=receipt.cursor,
@@ -260,6 +263,7 @@ def _event(item: StreamItem) -> pb.Event:
         headers=dict(item.headers),
         content_type=item.content_type or "",
         payload=item.payload,
+        address=item.address or "",
     )
     if item.key is not None:
         message.key = item.key

@@ -81,8 +81,7 @@ async def _channel(request: web.Request) -> web.StreamResponse:
         raise MethodNotAllowed(
             f"{request.method} is not allowed on this channel", [*methods, "OPTIONS"]
         )
-    topic = match.route.topic(match.values)
-    state.endpoints[match.route.endpoint].check_address(topic)
+    topic = state.address(match, Action.PUBLISH if request.method == "POST" else Action.SUBSCRIBE)
     if request.method == "POST":
         return await publish(state, request, match, topic)
     if is_websocket(request):

@@ -18,6 +18,7 @@ from connectors.entrypoints.envelope import (
     accept_content_type,
     message_from_envelope,
     outcome_json,
+    receipt_status,
 )
 from connectors.entrypoints.problem import json_response, problem_response
 from connectors.entrypoints.state import GatewayState
@@ -101,15 +102,8 @@ async def _publish(
         headers=_forwarded(request.headers, match.route.forward_headers),
         content_type=kind,
     )
-    receipt = await _send(state, match, topic, message)
-    return json_response(receipt, 201)
-
-
-async def _send(
-    state: GatewayState, match: RouteMatch, topic: str, message: Message
-) -> dict[str, Any]:
     receipt = await state.publish(match, topic, message)
-    return {**receipt.position, "cursor": receipt.cursor}
+    return json_response({**receipt.position, "cursor": receipt.cursor}, receipt_status(receipt))
 
 
 async def _publish_batch(
@@ -125,11 +119,15 @@ async def _publish_batch(
     checked = [_checked(state, match, entry, common) for entry in entries]
     valid = [m for m in checked if isinstance(m, Message)]
     endpoint = state.endpoints[match.route.endpoint]
-    sent = iter(await endpoint.publish_many(topic, valid, state.settings.publish_timeout))
+    sent = iter(
+        await endpoint.publish_many(
+            topic, valid, state.settings.publish_timeout, match.route.bindings
+        )
+    )
     results = [
         outcome_json(next(sent) if isinstance(m, Message) else m, request.path) for m in checked
     ]
-    status = 200 if all(r["status"] == 201 for r in results) else 207
+    status = 200 if all(r["status"] in (201, 202) for r in results) else 207
     return json_response({"results": results}, status)
 
 

@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any, overload
 
 from connectors.entrypoints.encoding import EncodingCache
+from mesh.core.address import WILDCARD
 from mesh.core.connector import Endpoint, Restart, StreamItem, Subscription
+from mesh.core.errors import InvalidParameter
 from mesh.core.exchange import Exchange
 from mesh.core.idempotency import IdempotencyStore
 from mesh.core.message import Message, Receipt
-from mesh.core.routes import RouteMatch, RouteTable
+from mesh.core.routes import Action, RouteMatch, RouteTable
 
 __all__ = ["EntrypointSettings", "GatewayState"]
 
@@ -58,11 +60,29 @@ class GatewayState:
         """``message`` after the route's publish policies; they raise ``MeshError`` to refuse."""
         return match.route.publish_chain.apply(Exchange(match.route, match.values), message)
 
+    def address(self, match: RouteMatch, action: Action) -> str:
+        """The broker address ``match`` names, checked by the route and its endpoint.
+
+        Subscribing, a parameter value ``*`` is a one-level wildcard where the endpoint has one.
+        """
+        endpoint = self.endpoints[match.route.endpoint]
+        if action is Action.PUBLISH:
+            if endpoint.wildcard is not None and WILDCARD in match.values.values():
+                raise InvalidParameter("wildcards are for subscribing; publish to a single topic")
+            address = match.route.topic(match.values)
+        else:
+            address = match.route.topic(match.values, endpoint.wildcard)
+        endpoint.check_address(address, action)
+        return address
+
     async def publish(self, match: RouteMatch, topic: str, message: Message) -> Receipt:
         """Check ``message`` and send it to the route's endpoint under the publish deadline."""
         endpoint = self.endpoints[match.route.endpoint]
         return await endpoint.publish(
-            topic, self.checked(match, message), self.settings.publish_timeout
+            topic,
+            self.checked(match, message),
+            self.settings.publish_timeout,
+            match.route.bindings,
         )
 
     @overload

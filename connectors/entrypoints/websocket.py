@@ -214,7 +214,13 @@ async def _publish(
         return
     try:
         receipt = await _deliver(state, match, topic, envelope)
-        reply = {"type": "ack", "id": frame_id, **receipt.position, "cursor": receipt.cursor}
+        reply = {
+            "type": "ack",
+            "id": frame_id,
+            **receipt.position,
+            "cursor": receipt.cursor,
+            "acknowledged": receipt.acknowledged,
+        }
     except MeshError as exc:
         reply = {"type": "nack", "id": frame_id, "outcome": _outcome(exc), "problem": _problem(exc)}
     finally:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from mesh.core.errors import InvalidParameter
 
-__all__ = ["AddressTemplate", "check_parameter_value", "parse_template"]
+__all__ = ["WILDCARD", "AddressTemplate", "check_parameter_value", "parse_template"]
+
+WILDCARD = "*"  # a parameter value standing for every value (subscribing, where supported)
 
 _EXPRESSION = re.compile(r"\{([^{}]+)\}")
 _FORBIDDEN = re.compile(r"[/#+\x00-\x1f\x7f]|\.\.")

@@ -10,12 +10,19 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from mesh.core.errors import DeliveryError
 from mesh.core.message import Message, Receipt
+from mesh.core.routes import Action
+
+Bindings = Mapping[str, Any]
+EMPTY: Bindings = MappingProxyType({})
 
 __all__ = [
+    "EMPTY",
+    "Bindings",
     "Connector",
     "Endpoint",
     "EndpointSettings",
@@ -82,9 +89,15 @@ class Subscription(Protocol):
 
 
 class Endpoint(Protocol):
-    """A connected backend. ``start`` before use, ``close`` once; both are the gateway's job."""
+    """A connected backend. ``start`` before use, ``close`` once; both are the gateway's job.
+
+    ``wildcard`` is the backend's one-level wildcard for subscriptions (MQTT ``+``), or None.
+    ``bindings`` are the route's operation bindings for the endpoint's protocol (MQTT: ``qos``,
+    ``retain``, ``messageExpiryInterval``).
+    """
 
     name: str
+    wildcard: str | None
 
     @property
     def ready(self) -> bool: ...
@@ -93,11 +106,14 @@ class Endpoint(Protocol):
 
     async def close(self) -> None: ...
 
-    def check_address(self, address: str) -> None:
-        """Raise ``InvalidParameter`` if the backend cannot use ``address`` (a topic name)."""
+    def check_address(self, address: str, action: Action) -> None:
+        """Raise ``InvalidParameter`` if the backend cannot ``action`` ``address`` (a topic name
+        or, subscribing, a filter)."""
         ...
 
-    async def publish(self, address: str, message: Message, timeout: float) -> Receipt:
+    async def publish(
+        self, address: str, message: Message, timeout: float, bindings: Bindings = EMPTY
+    ) -> Receipt:
         """Send ``message`` and return only once the broker acknowledged it.
 
         Raises ``NotSent`` when nothing reached the broker, ``OutcomeUnknown`` when it was sent but
@@ -106,7 +122,11 @@ class Endpoint(Protocol):
         ...
 
     async def publish_many(
-        self, address: str, messages: Sequence[Message], timeout: float
+        self,
+        address: str,
+        messages: Sequence[Message],
+        timeout: float,
+        bindings: Bindings = EMPTY,
     ) -> list[Receipt | DeliveryError]:
         """Send ``messages`` in order, all under one deadline; return each one's outcome.
 

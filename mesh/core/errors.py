@@ -21,6 +21,7 @@
         ├── NotSent                 broker-unavailable 503: nothing reached the broker
         ├── OutcomeUnknown          outcome-unknown 504: sent, no acknowledgement in time
         ├── BrokerRejected          broker-rejected 502: the broker refused it, nothing stored
+        ├── BrokerForbidden         broker-forbidden 403: the broker's ACL refused the gateway
         ├── NotReady                not-ready 503
         └── SubscriberTooSlow       subscriber-too-slow 503: a stream fell behind (has ``cursor``)
 
@@ -36,6 +37,7 @@ from typing import Any, ClassVar
 from mesh.core.problems import PROBLEM_TYPES, ProblemType
 
 __all__ = [
+    "BrokerForbidden",
     "BrokerRejected",
     "DeliveryError",
     "IdempotencyKeyInUse",
@@ -165,6 +167,10 @@ class OutcomeUnknown(DeliveryError):
 
 class BrokerRejected(DeliveryError):
     code = "broker-rejected"
+
+
+class BrokerForbidden(DeliveryError):
+    code = "broker-forbidden"
 
 
 class SubscriberTooSlow(DeliveryError):

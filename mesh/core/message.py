@@ -15,7 +15,9 @@ class Message:
     """An immutable message.
 
     ``cursor`` is minted by the source connector for messages read from a backend and is opaque to
-    everyone else; ``position`` carries the connector's own coordinates (Kafka: partition, offset).
+    everyone else; ``position`` carries the connector's own coordinates (Kafka: partition, offset);
+    ``address`` is the topic a message was read from, where a stream may span several (MQTT
+    wildcards).
     """
 
     payload: bytes
@@ -26,6 +28,7 @@ class Message:
     cursor: str | None = None
     timestamp_ms: int | None = None
     position: Mapping[str, int] = field(default_factory=dict)
+    address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +36,10 @@ class Receipt:
     """The broker's acknowledgement of one published message.
 
     ``cursor`` resumes a stream right after this message; ``position`` holds the connector's
-    coordinates (Kafka: ``partition`` and ``offset``).
+    coordinates (Kafka: ``partition`` and ``offset``). ``acknowledged`` is False when the
+    backend gives no acknowledgement (MQTT QoS 0): the message was handed over, at most once.
     """
 
     cursor: str
     position: Mapping[str, int]
+    acknowledged: bool = True

@@ -132,6 +132,13 @@ _TYPES = (
         "nothing was stored. `detail` names the broker's reason.",
     ),
     ProblemType(
+        "broker-forbidden",
+        403,
+        "Broker refused: not authorized",
+        "The broker's own access rules do not let the gateway publish there (MQTT reason code "
+        "0x87); nothing was stored. Retrying will not help until the broker's ACL changes.",
+    ),
+    ProblemType(
         "subscriber-too-slow",
         503,
         "Subscriber too slow",

@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mesh.core.address import AddressTemplate, check_parameter_value
-from mesh.core.errors import RouteNotFound
+from mesh.core.address import WILDCARD, AddressTemplate, check_parameter_value
+from mesh.core.errors import InvalidParameter, RouteNotFound
 from mesh.core.policy import PolicyChain
 
 __all__ = ["Action", "ChannelMessage", "KeySource", "Route", "RouteMatch", "RouteTable"]
@@ -62,17 +62,34 @@ class Route:
     subscribe_chain: PolicyChain = field(default_factory=PolicyChain)
     title: str | None = None
     description: str | None = None
+    bindings: Mapping[str, Any] = field(default_factory=dict)
 
     content_types: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "content_types", frozenset(m.content_type for m in self.messages))
 
-    def topic(self, values: Mapping[str, str]) -> str:
-        """Check ``values`` against each parameter's rules and render the address."""
+    def topic(self, values: Mapping[str, str], wildcard: str | None = None) -> str:
+        """Check ``values`` against each parameter's rules and render the address.
+
+        With ``wildcard`` (the backend's one-level wildcard, MQTT ``+``), the value ``*`` of a
+        parameter without an ``enum`` renders as ``wildcard``: a filter that stays inside what
+        the route allows. Anything else that is not a plain value is refused.
+        """
+        rendered = dict(values)
         for name in self.address.parameters:
-            check_parameter_value(name, values[name], self.parameters.get(name))
-        return self.address.render(values)
+            allowed = self.parameters.get(name)
+            if wildcard is not None and values[name] == WILDCARD:
+                if allowed is not None:
+                    raise InvalidParameter(
+                        f"parameter {name!r} is limited to {sorted(allowed)}; "
+                        "a wildcard would reach beyond them",
+                        parameter=name,
+                    )
+                rendered[name] = wildcard
+                continue
+            check_parameter_value(name, values[name], allowed)
+        return self.address.render(rendered)
 
 
 @dataclass(frozen=True, slots=True)

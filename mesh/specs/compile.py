@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mesh.config import GatewayConfig, ServerOverride, SpecEntry
@@ -134,6 +135,7 @@ class _Builder:
             return None
         template = parse_template(value.address)
         messages = _messages(doc, channel, compiler)
+        protocol = self.endpoints[server].protocol
         key = (ext and ext.key) or (doc_ext and doc_ext.key)
         headers = (ext and ext.headers) or (doc_ext and doc_ext.headers) or []
         return Route(
@@ -150,6 +152,7 @@ class _Builder:
             subscribe_chain=PolicyChain((NameByMessage(messages),)),
             title=value.title or value.summary,
             description=value.description,
+            bindings=_operation_bindings(doc, channel.pointer, protocol),
         )
 
     def _actions(
@@ -199,7 +202,8 @@ class _Builder:
         usable = {}
         for name, raw, pointer in candidates:
             server = doc.resolve(raw, aa.Server, doc.path, pointer)
-            settings = self._settings(name, server.value)
+            bindings = _bindings(doc, server.value.bindings, server.file, server.pointer)
+            settings = self._settings(name, server.value, bindings)
             if settings.protocol in self.protocols:
                 usable[name] = settings
         wanted = entry.server or (ext and ext.server) or (doc_ext and doc_ext.server)
@@ -225,18 +229,22 @@ class _Builder:
         name, settings = next(iter(usable.items()))
         return self._endpoint(settings)
 
-    def _settings(self, name: str, server: aa.Server) -> EndpointSettings:
+    def _settings(
+        self, name: str, server: aa.Server, bindings: Mapping[str, Any]
+    ) -> EndpointSettings:
         override = self.config.servers.get(name) or self.config.servers.get("*") or ServerOverride()
         host = override.host or _server_host(server)
         protocol = (override.protocol or server.protocol).lower()
+        served = _SECURE.get(protocol, protocol)
         options: dict[str, Any] = {"secure": protocol in _SECURE or override.tls is not None}
-        if override.sasl:
-            options["sasl"] = override.sasl
-        if override.tls:
-            options["tls"] = override.tls
+        for option in ("sasl", "tls", "username", "password", "client_id"):
+            if getattr(override, option) is not None:
+                options[option] = getattr(override, option)
+        if bindings.get(served):
+            options["binding"] = bindings[served]
         return EndpointSettings(
             name=name,
-            protocol=_SECURE.get(protocol, protocol),
+            protocol=served,
             hosts=tuple(h.strip() for h in host.split(",") if h.strip()),
             options=options,
         )
@@ -295,6 +303,34 @@ def _server_host(server: aa.Server) -> str:
         if default is not None:
             host = host.replace("{" + name + "}", default)
     return host
+
+
+def _bindings(doc: Document, value: Any, file: Path, pointer: str) -> dict[str, Any]:
+    """A Bindings Object by protocol, each binding followed through its reference."""
+    if value is None:
+        return {}
+    found = doc.locate(value, file, pointer + "/bindings")
+    out = {}
+    for protocol, binding in (found.value or {}).items():
+        located = doc.locate(binding, found.file, f"{found.pointer}/{escape(protocol)}")
+        if isinstance(located.value, dict):
+            out[protocol] = located.value
+    return out
+
+
+def _operation_bindings(doc: Document, channel_pointer: str, protocol: str) -> dict[str, Any]:
+    """The ``protocol`` binding of the ``receive`` operations on the channel (what a client
+    publishes through the gateway): the first one that has one."""
+    for _, raw, pointer in doc.entries("operations"):
+        op = doc.resolve(raw, aa.Operation, doc.path, pointer)
+        if op.value.action != "receive":
+            continue
+        if doc.workspace.resolve(op.value.channel.ref, doc.path).pointer != channel_pointer:
+            continue
+        binding = _bindings(doc, op.value.bindings, op.file, op.pointer).get(protocol)
+        if binding:
+            return dict(binding)
+    return {}
 
 
 def _messages(doc: Document, channel: Any, compiler: SchemaCompiler) -> tuple[ChannelMessage, ...]:

@@ -14,6 +14,7 @@ class Outcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NOT_SENT: _ClassVar[Outcome]
     UNKNOWN: _ClassVar[Outcome]
     REFUSED: _ClassVar[Outcome]
+    ACCEPTED: _ClassVar[Outcome]
 
 class Start(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -24,6 +25,7 @@ ACKED: Outcome
 NOT_SENT: Outcome
 UNKNOWN: Outcome
 REFUSED: Outcome
+ACCEPTED: Outcome
 LATEST: Start
 EARLIEST: Start
 
@@ -77,7 +79,7 @@ class SubscribeRequest(_message.Message):
     def __init__(self, channel: _Optional[str] = ..., cursor: _Optional[str] = ..., start: _Optional[_Union[Start, str]] = ...) -> None: ...
 
 class Message(_message.Message):
-    __slots__ = ("cursor", "name", "partition", "offset", "timestamp_ms", "key", "headers", "content_type", "payload")
+    __slots__ = ("cursor", "name", "partition", "offset", "timestamp_ms", "key", "headers", "content_type", "payload", "address")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -94,6 +96,7 @@ class Message(_message.Message):
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
     cursor: str
     name: str
     partition: int
@@ -103,7 +106,8 @@ class Message(_message.Message):
     headers: _containers.ScalarMap[str, bytes]
     content_type: str
     payload: bytes
-    def __init__(self, cursor: _Optional[str] = ..., name: _Optional[str] = ..., partition: _Optional[int] = ..., offset: _Optional[int] = ..., timestamp_ms: _Optional[int] = ..., key: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, bytes]] = ..., content_type: _Optional[str] = ..., payload: _Optional[bytes] = ...) -> None: ...
+    address: str
+    def __init__(self, cursor: _Optional[str] = ..., name: _Optional[str] = ..., partition: _Optional[int] = ..., offset: _Optional[int] = ..., timestamp_ms: _Optional[int] = ..., key: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, bytes]] = ..., content_type: _Optional[str] = ..., payload: _Optional[bytes] = ..., address: _Optional[str] = ...) -> None: ...
 
 class Restart(_message.Message):
     __slots__ = ("cursor", "reason", "partition", "requested", "restart")
