@@ -19,6 +19,7 @@ __all__ = [
     "CorsConfig",
     "GatewayConfig",
     "GrpcConfig",
+    "HttpConfig",
     "IdempotencyConfig",
     "KafkaConfig",
     "LimitsConfig",
@@ -110,6 +111,11 @@ class SpecEntry(_Strict):
         default=None, description="what clients may do on every channel, replacing the default"
     )
     channels: dict[str, ChannelOverride] = Field(default_factory=dict)
+    upstreams: list[str] | None = Field(
+        default=None,
+        description="OpenAPI: upstream base URLs replacing the document's servers "
+        "(several are balanced round-robin)",
+    )
 
 
 class ChannelOverride(_Strict):
@@ -222,6 +228,25 @@ class MqttConfig(_Strict):
     )
 
 
+class HttpConfig(_Strict):
+    """HTTP upstreams (OpenAPI operations); ``x-mesh`` sets timeout and retries per operation."""
+
+    timeout_seconds: float = Field(
+        default=30.0, gt=0, description="how long an upstream may take to start answering"
+    )
+    retries: int = Field(
+        default=1, ge=0, le=10, description="further attempts for idempotent methods"
+    )
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    eject_after_failures: int = Field(
+        default=5, gt=0, description="consecutive failures that take an upstream URL out"
+    )
+    eject_seconds: float = Field(
+        default=10.0, gt=0, description="how long an ejected URL rests before one probe request"
+    )
+    max_connections: int = Field(default=256, gt=0, description="per upstream URL set")
+
+
 class GatewayConfig(_Strict):
     """The whole gateway configuration (every key optional)."""
 
@@ -241,6 +266,7 @@ class GatewayConfig(_Strict):
     cors: CorsConfig = Field(default_factory=CorsConfig)
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
     drain_seconds: float = Field(default=5.0, ge=0, description="grace for streams on shutdown")
 
     @field_validator("forward_headers")

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from connectors.endpoints.http import HttpOptions, HttpUpstream
 from connectors.entrypoints.grpc_server import GrpcServer
 from connectors.entrypoints.http import build_app
 from connectors.entrypoints.openapi import describe
@@ -25,6 +26,7 @@ from mesh.config import GatewayConfig, SaslConfig, Secret, TlsConfig
 from mesh.core.connector import Connector, Endpoint, EndpointSettings
 from mesh.core.errors import InvalidParameter
 from mesh.core.idempotency import IdempotencyStore
+from mesh.core.proxy import Upstream
 from mesh.core.routes import Action
 from mesh.specs.compile import Compiled, compile_gateway
 from mesh.specs.loader import load_document
@@ -58,11 +60,15 @@ class RunningGateway:
         an endpoint the gateway did not start.
         """
         compiled = load(self.config, self.connectors)
-        if compiled.endpoints != self.compiled.endpoints:
+        if (compiled.endpoints, compiled.upstreams) != (
+            self.compiled.endpoints,
+            self.compiled.upstreams,
+        ):
             needed = ", ".join(sorted(compiled.endpoints))
             problem = f"the documents now need other endpoints ({needed}); restart the gateway"
             raise SpecError([SpecProblem("reload", "", problem)])
         self.state.routes = compiled.routes
+        self.state.operations = compiled.operations
         self.compiled = compiled
         return compiled
 
@@ -99,6 +105,8 @@ async def serve(
                 config.idempotency.ttl_seconds, config.idempotency.max_entries
             ),
             describe=describe,
+            operations=compiled.operations,
+            upstreams=await _start_upstreams(stack, compiled, config),
         )
         runner = web.AppRunner(
             build_app(state),
@@ -148,6 +156,24 @@ async def _start_endpoints(
         stack.push_async_callback(endpoint.close)
         endpoints[name] = endpoint
     return endpoints
+
+
+async def _start_upstreams(
+    stack: AsyncExitStack, compiled: Compiled, config: GatewayConfig
+) -> dict[str, Upstream]:
+    options = HttpOptions(
+        connect_timeout=config.http.connect_timeout_seconds,
+        eject_after=config.http.eject_after_failures,
+        eject_seconds=config.http.eject_seconds,
+        max_connections=config.http.max_connections,
+    )
+    upstreams: dict[str, Upstream] = {}
+    for name, settings in compiled.upstreams.items():
+        upstream = HttpUpstream(name, settings.hosts, options)
+        await upstream.start()
+        stack.push_async_callback(upstream.close)
+        upstreams[name] = upstream
+    return upstreams
 
 
 def _check_addresses(compiled: Compiled, endpoints: Mapping[str, Endpoint]) -> None:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from mesh.config import GatewayConfig
-from mesh.specs.extension import ChannelExtension, DocumentExtension
+from mesh.specs.extension import (
+    ChannelExtension,
+    DocumentExtension,
+    OpenApiExtension,
+    OperationExtension,
+)
 
 __all__ = ["json_schema"]
 
@@ -17,10 +22,13 @@ def json_schema(which: str) -> dict[str, Any]:
     else:
         schema = {
             "title": "x-mesh",
-            "description": "The x-mesh extension at an AsyncAPI document's root or on a channel.",
+            "description": "The x-mesh extension: at an AsyncAPI document's root or on a "
+            "channel; at an OpenAPI document's root or on an operation.",
             "anyOf": [
                 DocumentExtension.model_json_schema(),
                 ChannelExtension.model_json_schema(),
+                OpenApiExtension.model_json_schema(),
+                OperationExtension.model_json_schema(),
             ],
         }
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

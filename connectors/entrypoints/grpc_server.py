@@ -39,6 +39,8 @@ from mesh.core.errors import (
     RequestError,
     RouteNotFound,
     SubscriberTooSlow,
+    UpstreamError,
+    UpstreamTimeout,
 )
 from mesh.core.media import dump_json
 from mesh.core.message import Message, Receipt
@@ -58,6 +60,8 @@ STATUS: tuple[tuple[type[MeshError], grpc.StatusCode], ...] = (
     (OutcomeUnknown, grpc.StatusCode.DEADLINE_EXCEEDED),
     (BrokerRejected, grpc.StatusCode.FAILED_PRECONDITION),
     (BrokerForbidden, grpc.StatusCode.PERMISSION_DENIED),
+    (UpstreamTimeout, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (UpstreamError, grpc.StatusCode.UNAVAILABLE),
 )
 _OUTCOMES = ((NotSent, pb.NOT_SENT), (OutcomeUnknown, pb.UNKNOWN))
 _QUIET = 30.0  # a stream's read waits this long for a message unless woken at shutdown

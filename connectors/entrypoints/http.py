@@ -6,7 +6,7 @@ by method and ``Accept``. Every ``MeshError`` becomes a problem response here an
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
@@ -18,12 +18,14 @@ from connectors.entrypoints.problem import (
     problem_body,
     problem_response,
 )
+from connectors.entrypoints.proxy import proxy
 from connectors.entrypoints.rest import publish
 from connectors.entrypoints.state import GatewayState
 from connectors.entrypoints.subscribe import poll, stream
 from connectors.entrypoints.websocket import is_websocket, session
 from mesh.core.errors import MeshError, MethodNotAllowed, NotAcceptable, RouteNotFound
 from mesh.core.problems import PROBLEM_TYPES, problem_uri
+from mesh.core.proxy import Operation
 from mesh.core.routes import Action, RouteMatch
 
 __all__ = ["STATE", "build_app"]
@@ -73,6 +75,9 @@ async def _problems(request: web.Request, handler: Handler) -> web.StreamRespons
 
 async def _channel(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
+    found = state.operations.resolve(request.path)
+    if found is not None:
+        return await _operation(state, request, *found)
     match = state.routes.resolve(request.path)
     methods = _methods(match)
     if request.method == "OPTIONS":
@@ -81,8 +86,37 @@ async def _channel(request: web.Request) -> web.StreamResponse:
         raise MethodNotAllowed(
             f"{request.method} is not allowed on this channel", [*methods, "OPTIONS"]
         )
-    topic = state.address(match, Action.PUBLISH if request.method == "POST" else Action.SUBSCRIBE)
-    if request.method == "POST":
+    return await _serve_channel(state, request, match, publishing=request.method == "POST")
+
+
+async def _operation(
+    state: GatewayState,
+    request: web.Request,
+    methods: Mapping[str, Operation],
+    values: Mapping[str, str],
+) -> web.StreamResponse:
+    """An OpenAPI operation: proxied upstream, or served by the channel it is linked to."""
+    if request.method == "OPTIONS" and "OPTIONS" not in methods:
+        return preflight(state.settings, request, list(methods))
+    operation = methods.get(request.method)
+    if operation is None:
+        raise MethodNotAllowed(f"{request.method} is not allowed here", [*methods, "OPTIONS"])
+    if operation.channel is None:
+        return await proxy(state, request, operation, values)
+    operation.check(values, request.query, request.headers, request.cookies)
+    match = state.routes.resolve(operation.channel.render(values))
+    publishing = request.method in ("POST", "PUT")
+    needed = Action.PUBLISH if publishing else Action.SUBSCRIBE
+    if needed not in match.route.actions:
+        raise MethodNotAllowed(f"the linked channel does not allow {needed.value}", [])
+    return await _serve_channel(state, request, match, publishing=publishing)
+
+
+async def _serve_channel(
+    state: GatewayState, request: web.Request, match: RouteMatch, *, publishing: bool
+) -> web.StreamResponse:
+    topic = state.address(match, Action.PUBLISH if publishing else Action.SUBSCRIBE)
+    if publishing:
         return await publish(state, request, match, topic)
     if is_websocket(request):
         return await session(state, request, match, topic)

@@ -40,6 +40,8 @@ def problem_response(error: MeshError, instance: str | None = None) -> web.Respo
     response = json_response(body, error.status, PROBLEM_JSON)
     if isinstance(error, MethodNotAllowed):
         response.headers["Allow"] = ", ".join(error.allowed)
+    if "retry_after" in error.extensions:
+        response.headers["Retry-After"] = str(error.extensions["retry_after"])
     return response
 
 

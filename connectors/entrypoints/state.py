@@ -14,6 +14,7 @@ from mesh.core.errors import InvalidParameter
 from mesh.core.exchange import Exchange
 from mesh.core.idempotency import IdempotencyStore
 from mesh.core.message import Message, Receipt
+from mesh.core.proxy import OperationTable, Upstream
 from mesh.core.routes import Action, RouteMatch, RouteTable
 
 __all__ = ["EntrypointSettings", "GatewayState"]
@@ -52,6 +53,8 @@ class GatewayState:
     settings: EntrypointSettings
     idempotency: IdempotencyStore
     describe: Callable[[RouteTable], dict[str, Any]]
+    operations: OperationTable = field(default_factory=OperationTable)
+    upstreams: Mapping[str, Upstream] = field(default_factory=dict)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     encodings: EncodingCache = field(default_factory=EncodingCache)
     streams: dict[asyncio.Task[Any], Subscription | None] = field(default_factory=dict)

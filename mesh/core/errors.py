@@ -17,13 +17,17 @@
     │   ├── InvalidRequest          invalid-request 400
     │   ├── IdempotencyKeyInUse     idempotency-key-in-use 409
     │   └── IdempotencyKeyReused    idempotency-key-reused 422
-    └── DeliveryError               the backend failed; ``remember`` says if a retry may differ
-        ├── NotSent                 broker-unavailable 503: nothing reached the broker
-        ├── OutcomeUnknown          outcome-unknown 504: sent, no acknowledgement in time
-        ├── BrokerRejected          broker-rejected 502: the broker refused it, nothing stored
-        ├── BrokerForbidden         broker-forbidden 403: the broker's ACL refused the gateway
-        ├── NotReady                not-ready 503
-        └── SubscriberTooSlow       subscriber-too-slow 503: a stream fell behind (has ``cursor``)
+    ├── DeliveryError               the backend failed; ``remember`` says if a retry may differ
+    │   ├── NotSent                 broker-unavailable 503: nothing reached the broker
+    │   ├── OutcomeUnknown          outcome-unknown 504: sent, no acknowledgement in time
+    │   ├── BrokerRejected          broker-rejected 502: the broker refused it, nothing stored
+    │   ├── BrokerForbidden         broker-forbidden 403: the broker's ACL refused the gateway
+    │   ├── NotReady                not-ready 503
+    │   └── SubscriberTooSlow       subscriber-too-slow 503: a stream fell behind (has ``cursor``)
+    └── UpstreamError               an HTTP upstream gave no answer
+        ├── UpstreamUnavailable     upstream-unavailable 502: refused, reset or failed
+        ├── UpstreamTimeout         upstream-timeout 504: no answer within the route's timeout
+        └── CircuitOpen             circuit-open 503: every upstream is ejected; not tried
 
 Connectors map their client library's exceptions to the most specific ``DeliveryError`` and
 ``raise ... from exc``; each entrypoint maps ``MeshError`` to its protocol in exactly one place.
@@ -39,6 +43,7 @@ from mesh.core.problems import PROBLEM_TYPES, ProblemType
 __all__ = [
     "BrokerForbidden",
     "BrokerRejected",
+    "CircuitOpen",
     "DeliveryError",
     "IdempotencyKeyInUse",
     "IdempotencyKeyReused",
@@ -59,6 +64,9 @@ __all__ = [
     "SchemaViolation",
     "SubscriberTooSlow",
     "UnsupportedMediaType",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
 ]
 
 
@@ -181,3 +189,19 @@ class SubscriberTooSlow(DeliveryError):
 class NotReady(DeliveryError):
     code = "not-ready"
     remember = False
+
+
+class UpstreamError(MeshError):
+    """An HTTP upstream gave no answer to relay."""
+
+
+class UpstreamUnavailable(UpstreamError):
+    code = "upstream-unavailable"
+
+
+class UpstreamTimeout(UpstreamError):
+    code = "upstream-timeout"
+
+
+class CircuitOpen(UpstreamError):
+    code = "circuit-open"

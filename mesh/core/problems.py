@@ -139,6 +139,27 @@ _TYPES = (
         "0x87); nothing was stored. Retrying will not help until the broker's ACL changes.",
     ),
     ProblemType(
+        "upstream-unavailable",
+        502,
+        "Upstream unavailable",
+        "The HTTP upstream refused the connection, reset it or failed before answering, on every "
+        "attempt the route allows.",
+    ),
+    ProblemType(
+        "upstream-timeout",
+        504,
+        "Upstream timeout",
+        "The HTTP upstream did not answer within the route's timeout. The request may have been "
+        "processed; only idempotent methods are retried.",
+    ),
+    ProblemType(
+        "circuit-open",
+        503,
+        "Circuit open",
+        "Every upstream of this route failed repeatedly and is ejected for a while; the request "
+        "was not sent. `Retry-After` says when one will be tried again.",
+    ),
+    ProblemType(
         "subscriber-too-slow",
         503,
         "Subscriber too slow",

@@ -19,10 +19,12 @@ from mesh.core.address import AddressTemplate, parse_template
 from mesh.core.connector import EndpointSettings
 from mesh.core.pointer import escape, split_pointer
 from mesh.core.policy import Policy, PolicyChain
+from mesh.core.proxy import OperationTable
 from mesh.core.routes import Action, ChannelMessage, KeySource, Route, RouteTable
 from mesh.policies import KeyFromField, NameByMessage, SchemaValidation
 from mesh.specs import asyncapi as aa
 from mesh.specs.checks import channel_messages
+from mesh.specs.compile_openapi import OperationsBuilder
 from mesh.specs.document import Document, Kind
 from mesh.specs.extension import ChannelExtension, DocumentExtension, read_extension
 from mesh.specs.problems import SpecError, SpecProblem
@@ -45,11 +47,14 @@ _SECURE = {
 
 @dataclass(frozen=True)
 class Compiled:
-    """What the gateway serves: the route table, the endpoints it needs, and load warnings."""
+    """What the gateway serves: channel routes and the endpoints they need, OpenAPI operations
+    and the upstreams they need, and load warnings."""
 
     routes: RouteTable
     endpoints: Mapping[str, EndpointSettings]
     warnings: Sequence[str] = field(default_factory=tuple)
+    operations: OperationTable = field(default_factory=OperationTable)
+    upstreams: Mapping[str, EndpointSettings] = field(default_factory=dict)
 
 
 def compile_gateway(
@@ -62,11 +67,21 @@ def compile_gateway(
     ``protocols`` are the server protocols the registered connectors serve.
     """
     builder = _Builder(config, protocols)
+    operations = OperationsBuilder(config)
     for doc, entry in documents:
         if doc.kind is Kind.ASYNCAPI:
             builder.add_document(doc, entry)
+        else:
+            operations.add_document(doc, entry, _base_path(entry.base_path or ""))
     builder.check_collisions()
-    return Compiled(RouteTable(builder.routes), dict(builder.endpoints), tuple(builder.warnings))
+    _check_operations(builder, operations)
+    return Compiled(
+        RouteTable(builder.routes),
+        dict(builder.endpoints),
+        tuple(builder.warnings + operations.warnings),
+        OperationTable(operations.operations),
+        dict(operations.upstreams),
+    )
 
 
 class _Builder:
@@ -287,6 +302,59 @@ class _Builder:
     def _problem(self, route: Route, message: str) -> SpecProblem:
         file, pointer = self.origins[route.id].split(": ", 1)
         return SpecProblem(file, pointer + "/address", message)
+
+
+def _check_operations(builder: _Builder, operations: OperationsBuilder) -> None:
+    """Operations may not shadow channels or each other; a linked channel must exist."""
+    problems = []
+    channels = {route.path.text: route for route in builder.routes}
+    seen: dict[tuple[str, str], str] = {}
+    for operation in operations.operations:
+        file, pointer = operations.origins[operation.id].split(": ", 1)
+        where = seen.setdefault((operation.path.text, operation.method), operation.id)
+        if where != operation.id:
+            problems.append(
+                SpecProblem(
+                    file,
+                    pointer,
+                    f"{operation.method} "
+                    f"{operation.path.text!r} is also {operations.origins[where]}",
+                )
+            )
+        reason = _reserved(operation.path)
+        if reason:
+            problems.append(SpecProblem(file, pointer, reason))
+        for route in builder.routes:
+            if _overlap(route.path, operation.path):
+                problems.append(
+                    SpecProblem(
+                        file,
+                        pointer,
+                        f"path {operation.path.text!r} "
+                        f"collides with the channel at {builder.origins[route.id]}",
+                    )
+                )
+        if operation.channel is None:
+            continue
+        linked = channels.get(operation.channel.text)
+        if linked is None:
+            problems.append(
+                SpecProblem(
+                    file,
+                    pointer + "/x-mesh/channel",
+                    f"no channel is served at {operation.channel.text!r}",
+                )
+            )
+        elif set(operation.channel.parameters) - set(operation.path.parameters):
+            problems.append(
+                SpecProblem(
+                    file,
+                    pointer + "/x-mesh/channel",
+                    "the operation's path does not give every parameter of the channel",
+                )
+            )
+    if problems:
+        raise SpecError(problems)
 
 
 def _base_path(value: str) -> str:

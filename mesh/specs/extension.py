@@ -14,7 +14,14 @@ from mesh.config import check_forwarded
 from mesh.specs.model import problems_from
 from mesh.specs.problems import SpecError
 
-__all__ = ["ChannelExtension", "DocumentExtension", "KeyExtension", "read_extension"]
+__all__ = [
+    "ChannelExtension",
+    "DocumentExtension",
+    "KeyExtension",
+    "OpenApiExtension",
+    "OperationExtension",
+    "read_extension",
+]
 
 ActionName = Literal["publish", "subscribe"]
 
@@ -65,9 +72,33 @@ class DocumentExtension(ChannelExtension):
     basePath: str | None = Field(default=None, description="prefix for every route, e.g. /v1")
 
 
-def read_extension(
-    model: type[ChannelExtension], value: Any, file: str, pointer: tuple[object, ...]
-) -> ChannelExtension | None:
+class OperationExtension(_Strict):
+    """``x-mesh`` on an OpenAPI operation (or, without ``channel``, at the document root)."""
+
+    channel: str | None = Field(
+        default=None,
+        description="the gateway path of a channel route (AsyncAPI), e.g. /iot/devices/{id}/"
+        "commands: the operation publishes its request body there (POST, PUT) or streams from "
+        "it (GET) instead of calling an upstream; the operation's path parameters fill it in",
+    )
+    timeoutSeconds: float | None = Field(
+        default=None, gt=0, description="how long the upstream may take to start answering"
+    )
+    retries: int | None = Field(
+        default=None,
+        ge=0,
+        le=10,
+        description="further attempts on another upstream URL, for idempotent methods only",
+    )
+
+
+class OpenApiExtension(OperationExtension):
+    """``x-mesh`` at the root of an OpenAPI document: defaults for every operation."""
+
+    basePath: str | None = Field(default=None, description="prefix for every route, e.g. /v1")
+
+
+def read_extension(model: type[_Strict], value: Any, file: str, pointer: tuple[object, ...]) -> Any:
     """Validate an ``x-mesh`` value; raise ``SpecError`` pointing into it when invalid."""
     if value is None:
         return None

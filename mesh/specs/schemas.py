@@ -11,6 +11,7 @@ from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jsonschema_rs
 
@@ -57,7 +58,7 @@ class SchemaCompiler:
         JSON ``pointer`` into the instance, the schema ``keyword`` and a ``message``.
         Raises ``ValueError`` when the schema itself is invalid or a reference inside it dangles.
         """
-        root = {"$ref": f"{file.as_uri()}#{pointer}"}
+        root = {"$ref": _uri(file, pointer)}
         try:
             validator = _validator(self._draft, root, self._registry)
         except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError) as exc:
@@ -73,7 +74,7 @@ class SchemaCompiler:
     def inline(self, file: Path, pointer: str) -> Any:
         """The schema at ``pointer`` with every reference inlined, for documents that describe it
         elsewhere; a recursive reference becomes the schema that accepts anything."""
-        root = {"$ref": f"{file.as_uri()}#{pointer}"}
+        root = {"$ref": _uri(file, pointer)}
         try:
             schema = jsonschema_rs.dereference(root, registry=self._registry, draft=self._draft)
         except (jsonschema_rs.ReferencingError, ValueError):
@@ -90,6 +91,12 @@ class SchemaCompiler:
             where = join_pointer(exc.instance_path)
             return f"invalid schema at {where or '/'}: {exc.message}"
         return None
+
+
+def _uri(file: Path, pointer: str) -> str:
+    """A reference to ``pointer`` in ``file``, the pointer percent-encoded as a URI fragment
+    (OpenAPI paths carry ``{`` and ``}``)."""
+    return file.as_uri() + "#" + quote(pointer, safe="/~!$&'()*+,;=:@-._")
 
 
 def _drop_refs(value: Any) -> Any:

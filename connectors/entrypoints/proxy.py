@@ -1,0 +1,115 @@
+"""OpenAPI operations proxied to their upstream: checked, forwarded, and streamed back.
+
+Hop-by-hop headers (RFC 9110 section 7.6.1: ``Connection`` and every header it names,
+``Keep-Alive``, ``Proxy-*``, ``TE``, ``Trailer``, ``Transfer-Encoding``, ``Upgrade``) are dropped
+both ways. The upstream learns the client through ``X-Forwarded-For``/``-Proto``/``-Host`` and
+``Forwarded`` (RFC 7239), each appended to what the request already carried. The answer's body is
+written as it arrives, so an upstream's own SSE stream passes through unbuffered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from urllib.parse import quote
+
+from aiohttp import web
+
+from connectors.entrypoints.body import read_body
+from connectors.entrypoints.state import GatewayState
+from mesh.core.media import media_type
+from mesh.core.proxy import Forward, Operation
+
+__all__ = ["HOP_BY_HOP", "forwarded_headers", "proxy", "relayed"]
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+_SET_BY_CLIENT_LIBRARY = frozenset({"host", "content-length"})
+
+
+async def proxy(
+    state: GatewayState, request: web.Request, operation: Operation, values: Mapping[str, str]
+) -> web.StreamResponse:
+    """Check the request against ``operation``, send it upstream and stream the answer back."""
+    operation.check(values, request.query, request.headers, request.cookies)
+    body = await read_body(request, state.settings.max_body_bytes)
+    if operation.body is not None:
+        operation.body.validate(media_type(request.headers.get("Content-Type")), body)
+    assert operation.upstream is not None
+    reply = await state.upstreams[operation.upstream].forward(
+        Forward(
+            method=request.method,
+            path=_render(operation.upstream_path, values),
+            query=request.query_string,
+            headers=forwarded_headers(request),
+            body=body,
+            timeout=operation.timeout,
+            retries=operation.retries,
+        )
+    )
+    try:
+        response = web.StreamResponse(status=reply.status)
+        for name, value in relayed(reply.headers):
+            response.headers.add(name, value)
+        await response.prepare(request)
+        async for chunk in reply.chunks():
+            await response.write(chunk)
+        await response.write_eof()
+    finally:
+        reply.release()
+    return response
+
+
+def relayed(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` without hop-by-hop ones, including those a ``Connection`` header names."""
+    headers = list(headers)
+    named = {
+        token.strip().lower()
+        for name, value in headers
+        if name.lower() == "connection"
+        for token in value.split(",")
+    }
+    return [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP and n.lower() not in named]
+
+
+def forwarded_headers(request: web.Request) -> list[tuple[str, str]]:
+    """The request's end-to-end headers for the upstream, with the forwarding headers added."""
+    headers = [
+        (name, value)
+        for name, value in relayed(request.headers.items())
+        if name.lower() not in _SET_BY_CLIENT_LIBRARY
+    ]
+    client = request.remote or "unknown"
+    proto = request.scheme
+    host = request.headers.get("Host", "")
+    earlier = request.headers.get("X-Forwarded-For")
+    node = f'"[{client}]"' if ":" in client else client
+    forwarded = f"for={node};proto={proto}" + (f';host="{host}"' if host else "")
+    if request.headers.get("Forwarded"):
+        forwarded = f"{request.headers['Forwarded']}, {forwarded}"
+    replaced = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"}
+    headers = [(n, v) for n, v in headers if n.lower() not in replaced]
+    headers += [
+        ("X-Forwarded-For", f"{earlier}, {client}" if earlier else client),
+        ("X-Forwarded-Proto", proto),
+        ("Forwarded", forwarded),
+    ]
+    if host:
+        headers.append(("X-Forwarded-Host", host))
+    return headers
+
+
+def _render(template: str, values: Mapping[str, str]) -> str:
+    for name, value in values.items():
+        template = template.replace("{" + name + "}", quote(value, safe=""))
+    return template
