@@ -10,11 +10,12 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from mesh.broker import EmbeddedKafka
+from mesh.broker import EmbeddedKafka, EmbeddedMosquitto
 from mesh.config import (
     CorsConfig,
     GatewayConfig,
@@ -25,8 +26,9 @@ from mesh.config import (
 )
 from mesh.gateway import RunningGateway, serve
 from mesh.schemas import json_schema
-from mesh.specs.loader import check_files
+from mesh.specs.loader import check_files, load_document
 from mesh.specs.problems import Severity, SpecError
+from mesh.specs.source import Workspace
 
 __all__ = ["main"]
 
@@ -39,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("gmqtt").setLevel(logging.WARNING)  # it logs every packet at INFO
     try:
         return int(args.command(args))
     except SpecError as exc:
@@ -113,17 +116,57 @@ def _dev(args: argparse.Namespace) -> int:
     paths = args.spec or sorted(EXAMPLES.glob("*.yaml"))
     if not paths:
         raise ValueError(f"no documents: give --spec FILE or run from a folder with {EXAMPLES}/")
-    with EmbeddedKafka() as broker:
-        log.info("embedded Kafka broker (Tansu) on %s", broker.bootstrap)
+    with ExitStack() as brokers:
         config = GatewayConfig(
             listen=ListenConfig(host=args.host, port=args.port),
             grpc=GrpcConfig(host=args.host, port=args.grpc_port),
             specs=[SpecEntry(path=p.resolve()) for p in paths],
-            servers={"*": ServerOverride(host=broker.bootstrap, protocol="kafka")},
+            servers=_embedded_brokers(brokers, paths),
             cors=CorsConfig(allow_origins=args.allow_origin),
         )
         _serve_forever(config)
     return 0
+
+
+def _embedded_brokers(brokers: ExitStack, paths: list[Path]) -> dict[str, ServerOverride]:
+    """Start one embedded broker per protocol the documents' servers use (Tansu for Kafka,
+    Mosquitto for MQTT) and point those servers at it."""
+    workspace = Workspace()
+    protocols = {
+        name: str(server.get("protocol", "")).lower()
+        for path in paths
+        for name, server in (load_document(path, workspace).data.get("servers") or {}).items()
+        if isinstance(server, dict)
+    }
+    started: dict[str, str] = {}
+    overrides = {}
+    for name, protocol in protocols.items():
+        kind = _EMBEDDED.get(protocol)
+        if kind is None:
+            continue
+        if kind not in started:
+            started[kind] = _start_embedded(brokers, kind)
+        overrides[name] = ServerOverride(host=started[kind], protocol=kind)
+    return overrides
+
+
+_EMBEDDED = {
+    "kafka": "kafka",
+    "kafka-secure": "kafka",
+    "mqtt": "mqtt",
+    "mqtts": "mqtt",
+    "secure-mqtt": "mqtt",
+}
+
+
+def _start_embedded(brokers: ExitStack, kind: str) -> str:
+    if kind == "kafka":
+        kafka = brokers.enter_context(EmbeddedKafka())
+        log.info("embedded Kafka broker (Tansu) on %s", kafka.bootstrap)
+        return kafka.bootstrap
+    mosquitto = brokers.enter_context(EmbeddedMosquitto())
+    log.info("embedded MQTT broker (Mosquitto) on 127.0.0.1:%d", mosquitto.port)
+    return f"127.0.0.1:{mosquitto.port}"
 
 
 def _serve_forever(config: GatewayConfig) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from connectors.entrypoints.body import read_body
 from connectors.entrypoints.cors import add_cors_headers, preflight
 from connectors.entrypoints.problem import (
     PROBLEM_JSON,
@@ -24,6 +25,7 @@ from connectors.entrypoints.state import GatewayState
 from connectors.entrypoints.subscribe import poll, stream
 from connectors.entrypoints.websocket import is_websocket, session
 from mesh.core.errors import MeshError, MethodNotAllowed, NotAcceptable, RouteNotFound
+from mesh.core.media import media_type
 from mesh.core.problems import PROBLEM_TYPES, problem_uri
 from mesh.core.proxy import Operation
 from mesh.core.routes import Action, RouteMatch
@@ -106,6 +108,9 @@ async def _operation(
     operation.check(values, request.query, request.headers, request.cookies)
     match = state.routes.resolve(operation.channel.render(values))
     publishing = request.method in ("POST", "PUT")
+    if publishing and operation.body is not None:
+        body = await read_body(request, state.settings.max_body_bytes)
+        operation.body.validate(media_type(request.headers.get("Content-Type")), body)
     needed = Action.PUBLISH if publishing else Action.SUBSCRIBE
     if needed not in match.route.actions:
         raise MethodNotAllowed(f"the linked channel does not allow {needed.value}", [])

@@ -268,20 +268,34 @@ async def test_an_operation_linked_to_a_channel_publishes_its_body_to_kafka(
 info: {{title: Public, version: 1.0.0}}
 paths:
   /public/orders/{{region}}:
+    parameters:
+      - {{name: region, in: path, required: true, schema: {{enum: [eu, us]}}}}
     post:
       operationId: placeOrder
       x-mesh: {{channel: '/{topic}.{{region}}'}}
-      parameters:
-        - {{name: region, in: path, required: true, schema: {{enum: [eu, us]}}}}
+      requestBody:
+        content:
+          application/json: {{schema: {{type: object, required: [n]}}}}
+    get:
+      x-mesh: {{channel: '/{topic}.{{region}}'}}
 """,
         "public.yaml",
     )
     async with start_gateway([channel, linked]) as gw:
         refused = await http.post(f"{gw.url}/public/orders/mars", json={"n": 1})
+        unfit = await http.post(f"{gw.url}/public/orders/eu", json={"m": 1})
         placed = await http.post(f"{gw.url}/public/orders/eu", json={"n": 1})
         receipt = await placed.json()
-    assert refused.status == 400
+        polled = await http.get(
+            f"{gw.url}/public/orders/eu",
+            params={"from": "earliest"},
+            headers={"Accept": "application/json"},
+        )
+        messages = (await polled.json())["messages"]
+    assert (refused.status, unfit.status) == (400, 400)
+    assert (await unfit.json())["code"] == "schema-violation"
     assert placed.status == 201
+    assert [m["payload"] for m in messages] == [{"n": 1}]
     assert receipt["cursor"].startswith("k1.")
     (record,) = await consume(kafka.bootstrap, f"{topic}.eu", 1)
     assert json.loads(record.value or b"") == {"n": 1}

@@ -18,7 +18,7 @@ from grpc import aio
 
 from connectors.entrypoints.grpc_api import gateway_pb2 as pb
 from connectors.entrypoints.grpc_api import gateway_pb2_grpc as pb_grpc
-from mesh.broker import EmbeddedMosquitto
+from mesh.broker import EmbeddedMosquitto, free_port
 from mesh.config import (
     GatewayConfig,
     GrpcConfig,
@@ -32,6 +32,7 @@ from mesh.config import (
 from mesh.gateway import RunningGateway, serve
 from tests.conftest import write_spec
 from tests.e2e.helpers import next_events
+from tests.e2e.proxy import FaultProxy
 
 SPEC = """asyncapi: 3.0.0
 info: {title: Devices, version: 1.0.0}
@@ -52,7 +53,15 @@ channels:
       level: {enum: [info, critical]}
     messages:
       alert: {payload: {type: object}}
+  ledger:
+    address: '{prefix}/ledger'
+    messages:
+      entry: {payload: {type: object}}
 operations:
+  record:
+    action: receive
+    channel: {$ref: '#/channels/ledger'}
+    bindings: {mqtt: {qos: 2}}
   stream: {action: send, channel: {$ref: '#/channels/telemetry'}}
   report:
     action: receive
@@ -133,6 +142,27 @@ async def test_rest_publish_answers_201_after_the_puback_and_202_at_qos_0(
         f'{prefix}/alerts/info {{"x": 1}}',
         f'{prefix}/devices/d1/telemetry {{"t": 21.5}}',
     ]
+
+
+async def test_qos_2_answers_201_after_pubcomp_and_403_when_pubrec_refuses(
+    tmp_path: Path, prefix: str, http: ClientSession
+) -> None:
+    acl = f"user gateway\ntopic write {prefix}/ledger\nuser reader\ntopic read {prefix}/#\n"
+    os.environ["MESH_TEST_MQTT_PASSWORD"] = "s3cret"
+    credentials = ServerOverride(username="gateway", password=Secret(env="MESH_TEST_MQTT_PASSWORD"))
+    with EmbeddedMosquitto(users={"gateway": "s3cret", "reader": "r"}, acl=acl) as broker:
+        received = await mosquitto_sub(
+            broker.port, f"{prefix}/ledger", 1, "-u", "reader", "-P", "r"
+        )
+        async with gateway(spec(tmp_path, prefix), broker.port, server=credentials) as gw:
+            exact = await http.post(f"{gw.url}/{prefix}/ledger", json={"amount": 5})
+        refused_acl = f"user gateway\ntopic read {prefix}/#\n"
+    with EmbeddedMosquitto(users={"gateway": "s3cret"}, acl=refused_acl) as broker:
+        async with gateway(spec(tmp_path, prefix), broker.port, server=credentials) as gw:
+            refused = await http.post(f"{gw.url}/{prefix}/ledger", json={"amount": 5})
+    assert (exact.status, (await exact.json())["qos"]) == (201, 2)
+    assert (refused.status, (await refused.json())["code"]) == (403, "broker-forbidden")
+    assert await received == [f'{prefix}/ledger {{"amount": 5}}']
 
 
 async def test_sse_poll_websocket_and_grpc_read_what_mosquitto_pub_sends(
@@ -323,3 +353,34 @@ async def test_a_publish_the_broker_never_acknowledges_is_a_504(
             finally:
                 os.kill(process.pid, signal.SIGCONT)
     assert (response.status, (await response.json())["code"]) == (504, "outcome-unknown")
+
+
+async def test_the_documents_last_will_is_published_when_the_connection_is_cut(
+    tmp_path: Path, mosquitto: EmbeddedMosquitto, prefix: str, http: ClientSession
+) -> None:
+    will = (
+        "  broker:\n    host: 'localhost:1883'\n    protocol: mqtt\n    bindings:\n"
+        f"      mqtt: {{clientId: {prefix}-gw, keepAlive: 5, "
+        f"lastWill: {{topic: {prefix}/gateway, message: gone, qos: 1}}}}"
+    )
+    text = SPEC.replace("{prefix}", prefix).replace(
+        "  broker: {host: 'localhost:1883', protocol: mqtt}", will
+    )
+    proxy = FaultProxy(free_port(), mosquitto.port)
+    await proxy.start()
+    received = await mosquitto_sub(mosquitto.port, f"{prefix}/gateway", 1)
+    mqtt = MqttConfig(reconnect_max_seconds=0.2)
+    try:
+        async with gateway(write_spec(tmp_path, text), proxy.listen_port, mqtt=mqtt) as gw:
+            await proxy.cut()
+            wills = await received
+            await proxy.heal()
+            for _ in range(50):
+                if (await http.get(f"{gw.url}/readyz")).status == 200:
+                    break
+                await asyncio.sleep(0.1)
+            after = await http.post(f"{gw.url}/{prefix}/devices/d/telemetry", json={"t": 1})
+    finally:
+        await proxy.close()
+    assert wills == [f"{prefix}/gateway gone"]
+    assert after.status == 201
