@@ -1,11 +1,12 @@
 # The two commands of the quick start: `make run` and `make test`. Both install what they need.
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SOURCES := mesh connectors tests bench tools
 
-.PHONY: run test lint browser bench protos clean
+.PHONY: run test lint browser mosquitto bench protos clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +15,7 @@ $(INSTALLED): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-run: $(INSTALLED)  ## the gateway on an embedded Kafka broker, serving specs/examples
+run: $(INSTALLED) mosquitto  ## the gateway on embedded Kafka and MQTT brokers, serving specs/examples
 	$(BIN)/mesh dev
 
 lint: $(INSTALLED)
@@ -23,11 +24,19 @@ lint: $(INSTALLED)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint browser  ## linters, type checks, import contracts, then every test against real brokers
+test: lint browser mosquitto  ## linters, type checks, import contracts, then every test against real brokers
 	$(BIN)/pytest
 
 browser:  ## headless Chromium for the browser tests, from Debian's packages when run as root
 	@command -v chromium >/dev/null || $(call apt,chromium)
+
+# Mosquitto and its clients (tests start their own brokers; mosquitto_pub/_sub check them), and
+# the machine's own broker on 127.0.0.1:1883 started when it is installed but not running.
+mosquitto:
+	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || $(call apt,mosquitto)
+	@command -v mosquitto_sub >/dev/null || $(call apt,mosquitto-clients)
+	@if [ -f /etc/mosquitto/mosquitto.conf ] && ! (echo > /dev/tcp/127.0.0.1/1883) 2>/dev/null; then \
+		/usr/sbin/mosquitto -d -c /etc/mosquitto/mosquitto.conf || true; fi
 
 bench: $(INSTALLED)  ## the figures of bench/README.md (about ten minutes)
 	@command -v wrk >/dev/null || $(call apt,wrk)

@@ -5,18 +5,16 @@ Requests go round-robin over the URLs that are healthy. Passive health: a URL th
 single probe request; success brings it back, failure ejects it again. When every URL is ejected
 the circuit is open: requests fail at once with ``CircuitOpen`` instead of waiting on a dead
 service. Idempotent methods are retried on another URL when an attempt got no answer or a 502,
-503 or 504. Bodies stream through in both directions' answers without buffering.
+503 or 504. Answers stream back as they arrive (``http_client``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aiohttp import ClientError, ClientResponse, ClientSession, ClientTimeout, TCPConnector
-
+from connectors.endpoints.http_client import ConnectionPool, Response
 from mesh.core.errors import CircuitOpen, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from mesh.core.proxy import IDEMPOTENT_METHODS, Forward
 
@@ -35,7 +33,7 @@ class HttpOptions:
 
 @dataclass
 class _Target:
-    url: str
+    pool: ConnectionPool
     failures: int = 0
     ejected_until: float = 0.0
     probing: bool = False
@@ -44,53 +42,30 @@ class _Target:
         return self.ejected_until == 0.0 or (now >= self.ejected_until and not self.probing)
 
 
-class _Reply:
-    """An upstream answer whose body is read as the client takes it."""
-
-    def __init__(self, response: ClientResponse) -> None:
-        self._response = response
-        self.status = response.status
-        self.headers: Sequence[tuple[str, str]] = [
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in response.raw_headers
-        ]
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        async for chunk in self._response.content.iter_any():
-            yield chunk
-
-    def release(self) -> None:
-        self._response.release()
-
-
 class HttpUpstream:
-    """Upstream URLs behind one name; ``start`` opens the connection pool."""
+    """Upstream URLs behind one name, each with its own pool of keep-alive connections."""
 
     def __init__(self, name: str, urls: Sequence[str], options: HttpOptions) -> None:
         self.name = name
         self.options = options
-        self.targets = [_Target(url) for url in urls]
+        self.targets = [
+            _Target(ConnectionPool(url, options.max_connections, options.connect_timeout))
+            for url in urls
+        ]
         self._next = 0
-        self._session: ClientSession | None = None
 
     @property
     def ready(self) -> bool:
-        return self._session is not None
+        return True
 
     async def start(self) -> None:
-        self._session = ClientSession(
-            connector=TCPConnector(limit=self.options.max_connections, ttl_dns_cache=60),
-            timeout=ClientTimeout(total=None, connect=self.options.connect_timeout),
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent",),
-        )
+        """Nothing to do: connections open on first use."""
 
     async def close(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+        for target in self.targets:
+            target.pool.close()
 
-    async def forward(self, request: Forward) -> _Reply:
+    async def forward(self, request: Forward) -> Response:
         attempts = 1 + (request.retries if request.method in IDEMPOTENT_METHODS else 0)
         tried: list[_Target] = []
         error: UpstreamError = UpstreamUnavailable("no upstream answered")
@@ -113,31 +88,22 @@ class HttpUpstream:
                 self._failed(target)
             else:
                 self._succeeded(target)
-            return _Reply(response)
+            return response
         if not tried:
             raise self._open()
         raise error
 
-    async def _send(self, target: _Target, request: Forward) -> ClientResponse:
-        assert self._session is not None, "start() first"
-        url = target.url + request.path + (f"?{request.query}" if request.query else "")
+    async def _send(self, target: _Target, request: Forward) -> Response:
+        path = request.path + (f"?{request.query}" if request.query else "")
         try:
-            return await asyncio.wait_for(
-                self._session.request(
-                    request.method,
-                    url,
-                    headers=list(request.headers),
-                    data=request.body or None,
-                    allow_redirects=False,
-                    skip_auto_headers=("Accept-Encoding", "Content-Type"),
-                ),
-                request.timeout,
+            return await target.pool.request(
+                request.method, path, request.headers, request.body, request.timeout
             )
         except TimeoutError as exc:
             raise UpstreamTimeout(
                 f"the upstream did not answer within {request.timeout:g} s"
             ) from exc
-        except (ClientError, OSError) as exc:
+        except OSError as exc:  # ConnectionError included
             raise UpstreamUnavailable("the upstream could not be reached") from exc
 
     def _pick(self, tried: list[_Target]) -> _Target | None:

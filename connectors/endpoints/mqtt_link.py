@@ -35,6 +35,7 @@ __all__ = ["MqttLink", "refusal"]
 log = logging.getLogger("mesh.mqtt")
 
 _FIRST_DELAY = 0.1
+_PUBLISH = 3  # MQTT control packet type
 _REASONS = {
     0x80: "unspecified error",
     0x83: "implementation specific error",
@@ -165,6 +166,7 @@ class MqttLink:
         self._lost.clear()
         receive_maximum = _connack(client, "receive_maximum", 65_535)
         self._window = asyncio.Semaphore(receive_maximum)
+        _coalesce_publishes(client._connection._protocol)
         self._client = client
         filters = list(self._filters())
         try:
@@ -289,6 +291,32 @@ class MqttLink:
 def _connack(client: Any, name: str, default: int) -> int:
     value = client._package_handler._connack_properties.get(name)
     return int(value[0]) if value else default
+
+
+def _coalesce_publishes(protocol: Any) -> None:
+    """Send the PUBLISH packets written in one event loop iteration with one write: one system
+    call for many concurrent publishes instead of one each. Any other packet first flushes what
+    waits, so packets keep their order."""
+    write = protocol.write_data
+    loop = asyncio.get_running_loop()
+    waiting: list[bytes] = []
+
+    def flush() -> None:
+        if waiting:
+            data = b"".join(waiting)
+            waiting.clear()
+            write(data)
+
+    def write_data(data: bytes) -> None:
+        if data[:1] and data[0] >> 4 == _PUBLISH:
+            if not waiting:
+                loop.call_soon(flush)
+            waiting.append(bytes(data))
+            return
+        flush()
+        write(data)
+
+    protocol.write_data = write_data
 
 
 def _will(will: dict[str, Any] | None) -> Any:

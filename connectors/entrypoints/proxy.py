@@ -35,6 +35,7 @@ HOP_BY_HOP = frozenset(
     }
 )
 _SET_BY_CLIENT_LIBRARY = frozenset({"host", "content-length"})
+_WHOLE_BODY = 65_536  # answers up to this size are read whole and written at once
 
 
 async def proxy(
@@ -58,9 +59,13 @@ async def proxy(
         )
     )
     try:
+        if reply.length is not None and reply.length <= _WHOLE_BODY and request.method != "HEAD":
+            # small and complete: one write for head and body
+            whole = web.Response(status=reply.status, body=await reply.read())
+            _copy_headers(reply.headers, whole, skip="content-length")
+            return whole
         response = web.StreamResponse(status=reply.status)
-        for name, value in relayed(reply.headers):
-            response.headers.add(name, value)
+        _copy_headers(reply.headers, response)
         await response.prepare(request)
         async for chunk in reply.chunks():
             await response.write(chunk)
@@ -68,6 +73,14 @@ async def proxy(
     finally:
         reply.release()
     return response
+
+
+def _copy_headers(
+    headers: Iterable[tuple[str, str]], response: web.StreamResponse, skip: str = ""
+) -> None:
+    for name, value in relayed(headers):
+        if name.lower() != skip:
+            response.headers.add(name, value)
 
 
 def relayed(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

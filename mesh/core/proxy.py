@@ -176,6 +176,11 @@ class UpstreamReply(Protocol):
 
     status: int
     headers: Sequence[tuple[str, str]]
+    length: int | None  # the body's declared length, when the upstream declared one
+
+    async def read(self) -> bytes:
+        """The whole body (for one whose ``length`` is known to be small)."""
+        ...
 
     def chunks(self) -> AsyncIterator[bytes]: ...
 
