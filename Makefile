@@ -38,12 +38,15 @@ mosquitto:
 	@if [ -f /etc/mosquitto/mosquitto.conf ] && ! (echo > /dev/tcp/127.0.0.1/1883) 2>/dev/null; then \
 		/usr/sbin/mosquitto -d -c /etc/mosquitto/mosquitto.conf || true; fi
 
-bench: $(INSTALLED)  ## the figures of bench/README.md (about ten minutes)
+bench: $(INSTALLED) mosquitto  ## the figures of bench/README.md (about fifteen minutes)
 	@command -v wrk >/dev/null || $(call apt,wrk)
 	@test -f /usr/lib/nginx/modules/ngx_nchan_module.so || $(call apt,nginx-light libnginx-mod-nchan)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.fanout --subscribers 1000 --rate 20
 	$(BIN)/python -m bench.fanout --subscribers 5000 --rate 2
+	$(BIN)/python -m bench.mqtt_clients
+	$(BIN)/python -m bench.mqtt
+	$(BIN)/python -m bench.proxy
 
 # Install a Debian package when root (CI, the project's machines); otherwise say what is missing.
 apt = { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq $(1) >/dev/null; } \

@@ -93,7 +93,8 @@ class EmbeddedMosquitto:
     """``with EmbeddedMosquitto() as broker:`` starts Mosquitto; ``broker.port`` is its port.
 
     ``users`` (name -> password) turns anonymous access off; ``acl`` is the text of a Mosquitto
-    ACL file. Up to a million messages queue for a slow subscriber.
+    ACL file. ``tls`` (CA, certificate, key files) makes the listener TLS-only and requires client
+    certificates signed by that CA. Up to a million messages queue for a slow subscriber.
     ``stop`` then ``start`` again restarts it on the same port.
     """
 
@@ -102,10 +103,12 @@ class EmbeddedMosquitto:
         port: int | None = None,
         users: Mapping[str, str] | None = None,
         acl: str | None = None,
+        tls: tuple[Path, Path, Path] | None = None,
     ) -> None:
         self.port = port or free_port()
         self._users = dict(users or {})
         self._acl = acl
+        self._tls = tls
         self._directory = Path(tempfile.mkdtemp(prefix="mesh-mosquitto-"))
         self._directory.chmod(0o755)  # Mosquitto started as root reads it as user mosquitto
         self._process: subprocess.Popen[bytes] | None = None
@@ -152,6 +155,13 @@ class EmbeddedMosquitto:
             acl = self._directory / "acl"
             acl.write_text(self._acl, encoding="utf-8")
             lines.append(f"acl_file {acl}")
+        if self._tls is not None:
+            for option, source in zip(("cafile", "certfile", "keyfile"), self._tls, strict=True):
+                copy = self._directory / source.name
+                shutil.copyfile(source, copy)
+                copy.chmod(0o644)  # read by the mosquitto user when started as root
+                lines.append(f"{option} {copy}")
+            lines.append("require_certificate true")
         return "\n".join(lines) + "\n"
 
     def stop(self) -> None:

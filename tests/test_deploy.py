@@ -17,8 +17,11 @@ def test_compose_file_parses_and_points_at_real_files() -> None:
     source, target, _ = mesh["volumes"][0].split(":")
     assert (ROOT / source).is_file()
     assert target == "/etc/mesh/mesh.yaml"
-    assert mesh["depends_on"]["kafka"]["condition"] == "service_healthy"
-    assert "kafka" in compose["services"]
+    for broker in ("kafka", "mosquitto"):
+        assert mesh["depends_on"][broker]["condition"] == "service_healthy"
+        assert broker in compose["services"]
+    mosquitto_conf = compose["services"]["mosquitto"]["volumes"][0].split(":")[0]
+    assert (ROOT / mosquitto_conf).is_file()
 
 
 def test_container_config_is_valid_and_serves_the_shipped_examples() -> None:
@@ -27,6 +30,7 @@ def test_container_config_is_valid_and_serves_the_shipped_examples() -> None:
         shipped = Path(str(entry.path).replace("/app/", "", 1))
         assert (ROOT / shipped).is_file()
     assert config.servers["*"].host == "kafka:9092"
+    assert config.servers["broker"].host == "mosquitto:1883"
 
 
 def test_dockerfile_installs_the_package_and_runs_mesh() -> None:

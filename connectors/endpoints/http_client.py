@@ -209,21 +209,26 @@ class ConnectionPool:
         caller must ``release`` the response. Raises ``TimeoutError``, or ``OSError`` (including
         ``ConnectionError``) when the upstream cannot be reached or drops the connection."""
         head = _serialize(method, self.base + target, self.authority, headers, body)
-        deadline = asyncio.get_running_loop().time() + timeout
-        async with asyncio.timeout_at(deadline):
-            connection = await self._acquire()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        connection = self._idle_connection()
+        if connection is None:
+            async with asyncio.timeout_at(deadline):
+                connection = await self._connect()
         try:
-            left = deadline - asyncio.get_running_loop().time()
-            return await connection.send(head, body, method == "HEAD", left)
+            return await connection.send(head, body, method == "HEAD", deadline - loop.time())
         except BaseException:
             connection.close()
             raise
 
-    async def _acquire(self) -> _Connection:
+    def _idle_connection(self) -> _Connection | None:
         while self._idle:
             connection = self._idle.pop()
             if not connection.closed:
                 return connection
+        return None
+
+    async def _connect(self) -> _Connection:
         await self._open.acquire()
         try:
             loop = asyncio.get_running_loop()

@@ -118,7 +118,10 @@ class MqttLink:
         async with window:
             if self._client is not client:
                 raise NotSent("the broker connection was lost before sending")
-            mid, _ = client._connection.publish(packet)
+            try:
+                mid, _ = client._connection.publish(packet)
+            except OverflowError as exc:  # no packet id free: nothing was sent
+                raise NotSent("too many publishes awaiting the broker") from exc
             future = self._pending[mid] = asyncio.get_running_loop().create_future()
             try:
                 await future
@@ -164,8 +167,10 @@ class MqttLink:
 
     async def _serve(self, client: Any) -> None:
         self._lost.clear()
+        # the broker's Receive Maximum bounds QoS 1/2 publishes in flight; gmqtt hands out one
+        # id fewer than it, and subscriptions need ids too
         receive_maximum = _connack(client, "receive_maximum", 65_535)
-        self._window = asyncio.Semaphore(receive_maximum)
+        self._window = asyncio.Semaphore(max(1, receive_maximum - 2))
         _coalesce_publishes(client._connection._protocol)
         self._client = client
         filters = list(self._filters())

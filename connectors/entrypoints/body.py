@@ -26,6 +26,8 @@ async def read_body(request: web.Request, limit: int) -> bytes:
 
 
 async def _read(request: web.Request, limit: int) -> bytes:
+    if not request.body_exists:
+        return b""
     declared = request.content_length
     if declared is not None and declared > limit:
         raise PayloadTooLarge(f"body of {declared} bytes is over the limit of {limit} bytes")

@@ -34,7 +34,17 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-_SET_BY_CLIENT_LIBRARY = frozenset({"host", "content-length"})
+# set by the client connection, or rewritten below
+_REPLACED = frozenset(
+    {
+        "host",
+        "content-length",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "forwarded",
+    }
+)
 _WHOLE_BODY = 65_536  # answers up to this size are read whole and written at once
 
 
@@ -83,25 +93,22 @@ def _copy_headers(
             response.headers.add(name, value)
 
 
-def relayed(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``headers`` without hop-by-hop ones, including those a ``Connection`` header names."""
+def relayed(
+    headers: Iterable[tuple[str, str]], also: frozenset[str] = frozenset()
+) -> list[tuple[str, str]]:
+    """``headers`` without hop-by-hop ones (those a ``Connection`` header names included) and
+    without the lowercase names in ``also``."""
     headers = list(headers)
-    named = {
-        token.strip().lower()
-        for name, value in headers
-        if name.lower() == "connection"
-        for token in value.split(",")
-    }
-    return [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP and n.lower() not in named]
+    dropped = HOP_BY_HOP | also
+    for name, value in headers:
+        if name.lower() == "connection":
+            dropped |= {token.strip().lower() for token in value.split(",")}
+    return [(name, value) for name, value in headers if name.lower() not in dropped]
 
 
 def forwarded_headers(request: web.Request) -> list[tuple[str, str]]:
     """The request's end-to-end headers for the upstream, with the forwarding headers added."""
-    headers = [
-        (name, value)
-        for name, value in relayed(request.headers.items())
-        if name.lower() not in _SET_BY_CLIENT_LIBRARY
-    ]
+    headers = relayed(request.headers.items(), _REPLACED)
     client = request.remote or "unknown"
     proto = request.scheme
     host = request.headers.get("Host", "")
@@ -110,8 +117,6 @@ def forwarded_headers(request: web.Request) -> list[tuple[str, str]]:
     forwarded = f"for={node};proto={proto}" + (f';host="{host}"' if host else "")
     if request.headers.get("Forwarded"):
         forwarded = f"{request.headers['Forwarded']}, {forwarded}"
-    replaced = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"}
-    headers = [(n, v) for n, v in headers if n.lower() not in replaced]
     headers += [
         ("X-Forwarded-For", f"{earlier}, {client}" if earlier else client),
         ("X-Forwarded-Proto", proto),

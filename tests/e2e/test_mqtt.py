@@ -6,6 +6,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -28,6 +30,7 @@ from mesh.config import (
     Secret,
     ServerOverride,
     SpecEntry,
+    TlsConfig,
 )
 from mesh.gateway import RunningGateway, serve
 from tests.conftest import write_spec
@@ -163,6 +166,17 @@ async def test_qos_2_answers_201_after_pubcomp_and_403_when_pubrec_refuses(
     assert (exact.status, (await exact.json())["qos"]) == (201, 2)
     assert (refused.status, (await refused.json())["code"]) == (403, "broker-forbidden")
     assert await received == [f'{prefix}/ledger {{"amount": 5}}']
+
+
+async def test_more_concurrent_publishes_than_the_broker_receives_at_once_all_succeed(
+    tmp_path: Path, mosquitto: EmbeddedMosquitto, prefix: str, http: ClientSession
+) -> None:
+    received = await mosquitto_sub(mosquitto.port, f"{prefix}/devices/+/telemetry", 200)
+    async with gateway(spec(tmp_path, prefix), mosquitto.port) as gw:
+        url = f"{gw.url}/{prefix}/devices/d/telemetry"
+        answers = await asyncio.gather(*(http.post(url, json={"t": n}) for n in range(200)))
+    assert [a.status for a in answers] == [201] * 200  # Mosquitto's receive maximum is 20
+    assert len(await received) == 200
 
 
 async def test_sse_poll_websocket_and_grpc_read_what_mosquitto_pub_sends(
@@ -384,3 +398,67 @@ async def test_the_documents_last_will_is_published_when_the_connection_is_cut(
         await proxy.close()
     assert wills == [f"{prefix}/gateway gone"]
     assert after.status == 201
+
+
+def certificates(directory: Path) -> dict[str, Path]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl."""
+
+    def openssl(command: str) -> None:
+        run = ["openssl", *command.split()]
+        subprocess.run(run, cwd=directory, check=True, capture_output=True)
+
+    openssl("req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ca -keyout ca.key -out ca.pem")
+    for name, extension in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "")):
+        openssl(f"req -newkey rsa:2048 -nodes -subj /CN={name} -keyout {name}.key -out {name}.csr")
+        (directory / f"{name}.ext").write_text(extension + "\n")
+        openssl(
+            f"x509 -req -in {name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+            f"-out {name}.pem -extfile {name}.ext"
+        )
+    names = ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")
+    return {name: directory / name for name in names}
+
+
+async def test_tls_with_a_client_certificate_from_the_config(
+    tmp_path: Path, prefix: str, http: ClientSession
+) -> None:
+    files = certificates(tmp_path)
+    ca = files["ca.pem"]
+    with EmbeddedMosquitto(tls=(ca, files["server.pem"], files["server.key"])) as broker:
+        client = TlsConfig(ca_file=ca, cert_file=files["client.pem"], key_file=files["client.key"])
+        async with gateway(
+            spec(tmp_path, prefix), broker.port, server=ServerOverride(tls=client)
+        ) as gw:
+            published = await http.post(f"{gw.url}/{prefix}/devices/d/telemetry", json={"t": 1})
+        mqtt = MqttConfig(connect_timeout_seconds=1)
+        no_certificate = ServerOverride(tls=TlsConfig(ca_file=ca))
+        async with gateway(
+            spec(tmp_path, prefix), broker.port, server=no_certificate, mqtt=mqtt
+        ) as gw:
+            refused = await http.get(f"{gw.url}/readyz")
+    assert published.status == 201
+    assert refused.status == 503
+
+
+async def test_a_publish_in_flight_when_the_connection_drops_is_a_504_at_once(
+    tmp_path: Path, mosquitto: EmbeddedMosquitto, prefix: str, http: ClientSession
+) -> None:
+    proxy = FaultProxy(free_port(), mosquitto.port)
+    await proxy.start()
+    try:
+        async with gateway(spec(tmp_path, prefix), proxy.listen_port) as gw:
+            proxy.stall()  # the PUBLISH leaves the gateway, its PUBACK never comes back
+            started = time.monotonic()
+            publishing = asyncio.create_task(
+                http.post(f"{gw.url}/{prefix}/devices/d/telemetry", json={"t": 1})
+            )
+            await asyncio.sleep(0.3)
+            await proxy.cut()
+            response = await publishing
+            took = time.monotonic() - started
+            body = await response.json()
+    finally:
+        await proxy.close()
+    assert (response.status, body["code"]) == (504, "outcome-unknown")
+    assert "dropped" in body["detail"]
+    assert took < 2  # not the 5 s publish deadline
