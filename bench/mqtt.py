@@ -28,7 +28,8 @@ LINE = b"x" * 1024 + b"\n"
 
 
 def feed(port: int, count: int) -> subprocess.Popen[bytes]:
-    """``mosquitto_pub`` sending ``count`` 1 KB lines at QoS 1 to ``bench/feed``."""
+    """``mosquitto_pub`` sending ``count`` 1 KB lines at QoS 1 to ``bench/feed``, as fast as the
+    broker acknowledges them."""
     feeder = subprocess.Popen(
         ["mosquitto_pub", "-p", str(port), "-t", "bench/feed", "-q", "1", "-l"],
         stdin=subprocess.PIPE,

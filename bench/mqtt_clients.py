@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import logging
 import statistics
-import subprocess
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,6 +21,7 @@ import aiomqtt
 import gmqtt
 import uvloop
 
+from bench.mqtt import drain, feed, native_publish
 from mesh.broker import EmbeddedMosquitto
 
 __all__: list[str] = []
@@ -85,8 +85,8 @@ async def aiomqtt_receive(port: int, count: int) -> float:
     async with aiomqtt.Client(
         "127.0.0.1", port, protocol=aiomqtt.ProtocolVersion.V5, max_queued_incoming_messages=0
     ) as client:
-        await client.subscribe("bench/sub", qos=1)
-        feeder = _feed(port, count)
+        await client.subscribe("bench/feed", qos=1)
+        feeder = feed(port, count)
         received, started = 0, 0.0
         async for _ in client.messages:
             received += 1
@@ -111,9 +111,9 @@ async def gmqtt_receive(port: int, count: int) -> float:
 
     client.on_message = on_message
     await client.connect("127.0.0.1", port)
-    client.subscribe("bench/sub", qos=1)
+    client.subscribe("bench/feed", qos=1)
     await asyncio.sleep(0.2)
-    feeder = _feed(port, count)
+    feeder = feed(port, count)
     await done.wait()
     feeder.wait()
     rate = (count - 1) / (time.perf_counter() - state["started"])
@@ -121,38 +121,9 @@ async def gmqtt_receive(port: int, count: int) -> float:
     return rate
 
 
-def _feed(port: int, count: int) -> subprocess.Popen[bytes]:
-    """``mosquitto_pub`` sends ``count`` 1 KB lines at QoS 1 as fast as the broker takes them."""
-    feeder = subprocess.Popen(
-        ["mosquitto_pub", "-p", str(port), "-t", "bench/sub", "-q", "1", "-l"],
-        stdin=subprocess.PIPE,
-    )
-    assert feeder.stdin is not None
-    feeder.stdin.write((PAYLOAD + b"\n") * count)
-    feeder.stdin.close()
-    return feeder
-
-
-def native_publish(port: int, count: int) -> float:
-    started = time.perf_counter()
-    _feed(port, count).wait()
-    return count / (time.perf_counter() - started)
-
-
 def native_receive(port: int, count: int) -> float:
-    reader = subprocess.Popen(
-        ["mosquitto_sub", "-p", str(port), "-t", "bench/sub", "-q", "1", "-C", str(count)],
-        stdout=subprocess.PIPE,
-    )
-    time.sleep(0.3)
-    assert reader.stdout is not None
-    feeder = _feed(port, count)
-    reader.stdout.readline()
-    started = time.perf_counter()
-    reader.stdout.read()
-    reader.wait()
-    feeder.wait()
-    return (count - 1) / (time.perf_counter() - started)
+    command = ["mosquitto_sub", "-p", str(port), "-t", "bench/feed", "-q", "1"]
+    return drain(command, b"", b"\n", port, count)
 
 
 def median(runs: int, measure: Callable[[], float]) -> float:

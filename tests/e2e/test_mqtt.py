@@ -125,6 +125,14 @@ async def mosquitto_sub(port: int, topic: str, count: int, *args: str) -> asynci
     return asyncio.create_task(lines())
 
 
+async def ready(http: ClientSession, gw: RunningGateway) -> None:
+    """Wait up to 5 s for the gateway's endpoints to be connected (again)."""
+    for _ in range(50):
+        if (await http.get(f"{gw.url}/readyz")).status == 200:
+            return
+        await asyncio.sleep(0.1)
+
+
 async def mosquitto_pub(port: int, topic: str, message: str, *args: str) -> None:
     process = await asyncio.create_subprocess_exec(
         "mosquitto_pub", "-p", str(port), "-t", topic, "-m", message, "-q", "1", *args
@@ -338,10 +346,7 @@ async def test_broker_restart_reconnects_and_restores_streams(
             broker.stop()
             down = await http.post(url, json={"t": 0})
             broker.start()
-            for _ in range(50):
-                if (await http.get(f"{gw.url}/readyz")).status == 200:
-                    break
-                await asyncio.sleep(0.1)
+            await ready(http, gw)
             await asyncio.sleep(0.3)  # subscriptions restored right after the CONNACK
             up = await http.post(url, json={"t": 1})
             (event,) = await next_events(stream, 1)
@@ -389,10 +394,7 @@ async def test_the_documents_last_will_is_published_when_the_connection_is_cut(
             await proxy.cut()
             wills = await received
             await proxy.heal()
-            for _ in range(50):
-                if (await http.get(f"{gw.url}/readyz")).status == 200:
-                    break
-                await asyncio.sleep(0.1)
+            await ready(http, gw)
             after = await http.post(f"{gw.url}/{prefix}/devices/d/telemetry", json={"t": 1})
     finally:
         await proxy.close()
