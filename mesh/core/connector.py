@@ -17,9 +17,6 @@ from mesh.core.errors import DeliveryError
 from mesh.core.message import Message, Receipt
 from mesh.core.routes import Action
 
-Bindings = Mapping[str, Any]
-EMPTY: Bindings = MappingProxyType({})
-
 __all__ = [
     "EMPTY",
     "Bindings",
@@ -31,6 +28,9 @@ __all__ = [
     "StreamItem",
     "Subscription",
 ]
+
+Bindings = Mapping[str, Any]
+EMPTY: Bindings = MappingProxyType({})  # no bindings: the default everywhere
 
 
 class StartAt(enum.Enum):

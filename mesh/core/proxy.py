@@ -23,7 +23,6 @@ __all__ = [
     "Forward",
     "Location",
     "Operation",
-    "OperationMatch",
     "OperationTable",
     "ParameterCheck",
     "Upstream",
@@ -112,7 +111,6 @@ class Operation:
     timeout: float = 30.0
     retries: int = 0
     channel: AddressTemplate | None = None
-    operation_id: str | None = None
 
     def check(
         self,
@@ -130,12 +128,6 @@ class Operation:
         }
         for parameter in self.parameters:
             parameter.validate(sources[parameter.location].get(parameter.name))
-
-
-@dataclass(frozen=True, slots=True)
-class OperationMatch:
-    operation: Operation
-    values: Mapping[str, str]
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def compile_gateway(
         RouteTable(builder.routes),
         dict(builder.endpoints),
         tuple(builder.warnings + operations.warnings),
-        OperationTable(operations.operations),
+        OperationTable(tuple(operations.operations)),
         dict(operations.upstreams),
     )
 

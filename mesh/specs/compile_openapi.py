@@ -114,7 +114,6 @@ class OperationsBuilder:
             timeout=float(pick("timeoutSeconds", http.timeout_seconds)),
             retries=int(pick("retries", http.retries)),
             channel=parse_template(channel) if channel else None,
-            operation_id=operation.get("operationId"),
         )
 
     def _upstream(self, urls: list[str]) -> str:
