@@ -19,7 +19,7 @@ from connectors.entrypoints.problem import (
     problem_body,
     problem_response,
 )
-from connectors.entrypoints.proxy import proxy
+from connectors.entrypoints.proxy import check_parameters, proxy
 from connectors.entrypoints.rest import publish
 from connectors.entrypoints.state import GatewayState
 from connectors.entrypoints.subscribe import poll, stream
@@ -105,7 +105,7 @@ async def _operation(
         raise MethodNotAllowed(f"{request.method} is not allowed here", [*methods, "OPTIONS"])
     if operation.channel is None:
         return await proxy(state, request, operation, values)
-    operation.check(values, request.query, request.headers, request.cookies)
+    check_parameters(operation, values, request)
     match = state.routes.resolve(operation.channel.render(values))
     publishing = request.method in ("POST", "PUT")
     if publishing and operation.body is not None:

@@ -19,7 +19,7 @@ from connectors.entrypoints.state import GatewayState
 from mesh.core.media import media_type
 from mesh.core.proxy import Forward, Operation
 
-__all__ = ["HOP_BY_HOP", "forwarded_headers", "proxy", "relayed"]
+__all__ = ["HOP_BY_HOP", "check_parameters", "forwarded_headers", "proxy", "relayed"]
 
 HOP_BY_HOP = frozenset(
     {
@@ -46,13 +46,14 @@ _REPLACED = frozenset(
     }
 )
 _WHOLE_BODY = 65_536  # answers up to this size are read whole and written at once
+_RECOMPUTED = frozenset({"content-length"})  # set again for a body written whole
 
 
 async def proxy(
     state: GatewayState, request: web.Request, operation: Operation, values: Mapping[str, str]
 ) -> web.StreamResponse:
     """Check the request against ``operation``, send it upstream and stream the answer back."""
-    operation.check(values, request.query, request.headers, request.cookies)
+    check_parameters(operation, values, request)
     body = await read_body(request, state.settings.max_body_bytes)
     if operation.body is not None:
         operation.body.validate(media_type(request.headers.get("Content-Type")), body)
@@ -71,11 +72,9 @@ async def proxy(
     try:
         if reply.length is not None and reply.length <= _WHOLE_BODY and request.method != "HEAD":
             # small and complete: one write for head and body
-            whole = web.Response(status=reply.status, body=await reply.read())
-            _copy_headers(reply.headers, whole, skip="content-length")
-            return whole
-        response = web.StreamResponse(status=reply.status)
-        _copy_headers(reply.headers, response)
+            headers = relayed(reply.headers, _RECOMPUTED)
+            return web.Response(status=reply.status, body=await reply.read(), headers=headers)
+        response = web.StreamResponse(status=reply.status, headers=relayed(reply.headers))
         await response.prepare(request)
         async for chunk in reply.chunks():
             await response.write(chunk)
@@ -85,12 +84,11 @@ async def proxy(
     return response
 
 
-def _copy_headers(
-    headers: Iterable[tuple[str, str]], response: web.StreamResponse, skip: str = ""
-) -> None:
-    for name, value in relayed(headers):
-        if name.lower() != skip:
-            response.headers.add(name, value)
+def check_parameters(operation: Operation, values: Mapping[str, str], request: web.Request) -> None:
+    """``operation.check`` on the request, parsing cookies only for an operation that reads them."""
+    if operation.parameters:
+        cookies = request.cookies if operation.reads_cookies else {}
+        operation.check(values, request.query, request.headers, cookies)
 
 
 def relayed(

@@ -112,6 +112,11 @@ class Operation:
     retries: int = 0
     channel: AddressTemplate | None = None
 
+    @property
+    def reads_cookies(self) -> bool:
+        """Whether a parameter is a cookie (parsing them costs, so callers may skip it)."""
+        return any(p.location is Location.COOKIE for p in self.parameters)
+
     def check(
         self,
         values: Mapping[str, str],

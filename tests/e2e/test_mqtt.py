@@ -44,6 +44,7 @@ servers:
 channels:
   telemetry:
     address: '{prefix}/devices/{deviceId}/telemetry'
+    x-mesh: {headers: [x-request-id]}
     parameters:
       deviceId: {}
     messages:
@@ -185,6 +186,22 @@ async def test_more_concurrent_publishes_than_the_broker_receives_at_once_all_su
         answers = await asyncio.gather(*(http.post(url, json={"t": n}) for n in range(200)))
     assert [a.status for a in answers] == [201] * 200  # Mosquitto's receive maximum is 20
     assert len(await received) == 200
+
+
+async def test_content_type_and_forwarded_headers_travel_as_mqtt_5_properties(
+    tmp_path: Path, mosquitto: EmbeddedMosquitto, prefix: str, http: ClientSession
+) -> None:
+    async with gateway(spec(tmp_path, prefix), mosquitto.port) as gw:
+        url = f"{gw.url}/{prefix}/devices/d/telemetry"
+        stream = await http.get(url, headers={"Accept": "text/event-stream"})
+        await asyncio.sleep(0.2)
+        await http.post(url, json={"t": 1}, headers={"X-Request-Id": "r-1"})
+        await next_events(stream, 1)
+        stream.close()
+        polled = await http.get(url, params={"from": "earliest"})
+        (message,) = (await polled.json())["messages"]
+    assert message["headers"] == {"x-request-id": "r-1"}
+    assert message["contentType"] == "application/json"
 
 
 async def test_sse_poll_websocket_and_grpc_read_what_mosquitto_pub_sends(
