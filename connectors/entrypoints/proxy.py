@@ -34,19 +34,17 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-# set by the client connection, or rewritten below
-_REPLACED = frozenset(
-    {
-        "host",
-        "content-length",
-        "x-forwarded-for",
-        "x-forwarded-proto",
-        "x-forwarded-host",
-        "forwarded",
-    }
-)
+# hop-by-hop, set by the client connection, or rewritten by ``forwarded_headers``
+_NOT_FORWARDED = HOP_BY_HOP | {
+    "host",
+    "content-length",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "forwarded",
+}
 _WHOLE_BODY = 65_536  # answers up to this size are read whole and written at once
-_RECOMPUTED = frozenset({"content-length"})  # set again for a body written whole
+_RELAYED_WHOLE = HOP_BY_HOP | {"content-length"}  # set again for a body written whole
 
 
 async def proxy(
@@ -72,7 +70,7 @@ async def proxy(
     try:
         if reply.length is not None and reply.length <= _WHOLE_BODY and request.method != "HEAD":
             # small and complete: one write for head and body
-            headers = relayed(reply.headers, _RECOMPUTED)
+            headers = relayed(reply.headers, _RELAYED_WHOLE)
             return web.Response(status=reply.status, body=await reply.read(), headers=headers)
         response = web.StreamResponse(status=reply.status, headers=relayed(reply.headers))
         await response.prepare(request)
@@ -92,21 +90,26 @@ def check_parameters(operation: Operation, values: Mapping[str, str], request: w
 
 
 def relayed(
-    headers: Iterable[tuple[str, str]], also: frozenset[str] = frozenset()
+    headers: Iterable[tuple[str, str]], dropped: frozenset[str] = HOP_BY_HOP
 ) -> list[tuple[str, str]]:
-    """``headers`` without hop-by-hop ones (those a ``Connection`` header names included) and
-    without the lowercase names in ``also``."""
-    headers = list(headers)
-    dropped = HOP_BY_HOP | also
+    """``headers`` without those whose lowercase name is in ``dropped`` (the hop-by-hop ones by
+    default) and without those a ``Connection`` header names."""
+    kept = []
+    named = None
     for name, value in headers:
-        if name.lower() == "connection":
-            dropped |= {token.strip().lower() for token in value.split(",")}
-    return [(name, value) for name, value in headers if name.lower() not in dropped]
+        lower = name.lower()
+        if lower == "connection":
+            named = {token.strip().lower() for token in value.split(",")}
+        elif lower not in dropped:
+            kept.append((name, value))
+    if named:
+        kept = [(name, value) for name, value in kept if name.lower() not in named]
+    return kept
 
 
 def forwarded_headers(request: web.Request) -> list[tuple[str, str]]:
     """The request's end-to-end headers for the upstream, with the forwarding headers added."""
-    headers = relayed(request.headers.items(), _REPLACED)
+    headers = relayed(request.headers.items(), _NOT_FORWARDED)
     client = request.remote or "unknown"
     proto = request.scheme
     host = request.headers.get("Host", "")
