@@ -1,4 +1,4 @@
-"""The ``mesh`` command: ``run``, ``dev``, ``validate`` and ``schema``."""
+"""The ``mesh`` command: ``run``, ``dev``, ``validate``, ``keys`` and ``schema``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from connectors.auth.keys import KeyStore
 from mesh.broker import EmbeddedKafka, EmbeddedMosquitto
 from mesh.config import (
     CorsConfig,
@@ -24,7 +25,7 @@ from mesh.config import (
     ServerOverride,
     SpecEntry,
 )
-from mesh.gateway import RunningGateway, serve
+from mesh.gateway import RunningGateway, key_store, serve
 from mesh.schemas import json_schema
 from mesh.specs.loader import check_files, load_document
 from mesh.specs.problems import Severity, SpecError
@@ -80,10 +81,52 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("files", type=Path, nargs="+")
     validate.set_defaults(command=_validate)
 
+    keys = commands.add_parser("keys", help="issue, list and revoke API keys (auth.keys)")
+    keys.add_argument("--config", type=Path, required=True, help="the gateway config file")
+    actions = keys.add_subparsers(required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="issue a key; it is printed once")
+    create.add_argument("name", help="who the key is for")
+    create.add_argument("--scope", action="append", default=[], help="a scope the key grants")
+    create.set_defaults(command=_keys_create)
+    listing = actions.add_parser("list", help="the keys' records (never the keys)")
+    listing.set_defaults(command=_keys_list)
+    revoke = actions.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("id")
+    revoke.set_defaults(command=_keys_revoke)
+
     schema = commands.add_parser("schema", help="print a JSON Schema for editors")
     schema.add_argument("which", choices=["config", "x-mesh"])
     schema.set_defaults(command=_schema)
     return parser
+
+
+def _store(args: argparse.Namespace) -> KeyStore:
+    store = key_store(GatewayConfig.load(args.config))
+    if store is None:
+        raise ValueError(f"{args.config} has no auth.keys section")
+    return store
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    issued = _store(args).issue(args.name, args.scope)
+    print(json.dumps({"key": issued.key, "id": issued.record.id, "name": args.name}))
+    return 0
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    for record in _store(args).records():
+        state = "revoked" if record.revoked else "active"
+        print(f"{record.id}  {state:7}  {record.name}  {' '.join(record.scopes)}")
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    try:
+        _store(args).revoke(args.id)
+    except KeyError:
+        raise ValueError(f"no key {args.id!r}") from None
+    print(f"revoked {args.id}")
+    return 0
 
 
 def _config(args: argparse.Namespace) -> GatewayConfig:

@@ -16,12 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from mesh.specs.source import parse_text
 
 __all__ = [
+    "AuthConfig",
     "CorsConfig",
     "GatewayConfig",
     "GrpcConfig",
     "HttpConfig",
     "IdempotencyConfig",
+    "JwtConfig",
     "KafkaConfig",
+    "KeysConfig",
     "LimitsConfig",
     "ListenConfig",
     "MqttConfig",
@@ -247,6 +250,61 @@ class HttpConfig(_Strict):
     max_connections: int = Field(default=256, gt=0, description="per upstream URL set")
 
 
+class JwtConfig(_Strict):
+    """How the tokens of one bearer (``http``/``oauth2``/``openIdConnect``) scheme are checked."""
+
+    algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256"],
+        description="accepted signature algorithms; 'none' is never accepted",
+    )
+    issuer: str | None = Field(default=None, description="required 'iss'")
+    audience: str | None = Field(default=None, description="required 'aud'")
+    jwks_url: str | None = Field(default=None, description="where the signing keys are published")
+    public_key_file: Path | None = Field(default=None, description="a PEM public key instead")
+    secret: Secret | None = Field(default=None, description="HS256/384/512 shared secret instead")
+    leeway_seconds: float = Field(default=30.0, ge=0, description="clock skew allowed on exp/nbf")
+    scopes_claim: str = Field(default="scope", description="claim with the token's scopes")
+    refetch_seconds: float = Field(
+        default=30.0, gt=0, description="the least time between two JWKS fetches for unknown kids"
+    )
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> JwtConfig:
+        sources = [self.jwks_url, self.public_key_file, self.secret]
+        if sum(s is not None for s in sources) != 1:
+            raise ValueError("give exactly one of jwks_url, public_key_file or secret")
+        if "none" in (a.lower() for a in self.algorithms):
+            raise ValueError("the 'none' algorithm is never accepted")
+        symmetric = {a.upper().startswith("HS") for a in self.algorithms}
+        if len(symmetric) > 1:
+            raise ValueError("do not mix HS and public-key algorithms in one scheme")
+        if (self.secret is not None) != (symmetric == {True}):
+            raise ValueError("HS algorithms take a 'secret'; public-key algorithms a key or JWKS")
+        return self
+
+
+class KeysConfig(_Strict):
+    """API keys issued by the gateway (``mesh keys``, ``/_mesh/admin/keys``)."""
+
+    file: Path = Field(description="where key records (HMACs, never keys) are kept")
+    secret: Secret = Field(description="the HMAC server secret")
+    reload_seconds: float = Field(
+        default=5.0, gt=0, description="how soon a change by another process takes effect"
+    )
+
+
+class AuthConfig(_Strict):
+    """Credentials checked for routes whose documents ask for them (docs/auth.md)."""
+
+    jwt: dict[str, JwtConfig] = Field(
+        default_factory=dict, description="per bearer scheme name of the documents"
+    )
+    keys: KeysConfig | None = None
+    admin_token: Secret | None = Field(
+        default=None, description="bearer token of the admin API (/_mesh/admin/...)"
+    )
+
+
 class GatewayConfig(_Strict):
     """The whole gateway configuration (every key optional)."""
 
@@ -267,6 +325,7 @@ class GatewayConfig(_Strict):
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
     drain_seconds: float = Field(default=5.0, ge=0, description="grace for streams on shutdown")
 
     @field_validator("forward_headers")

@@ -16,7 +16,11 @@ from typing import Any
 
 from aiohttp import web
 
+from connectors.auth.authenticator import Authenticator
+from connectors.auth.keys import KeyStore
+from connectors.auth.tokens import JwtSettings, JwtVerifier
 from connectors.endpoints.http import HttpOptions, HttpUpstream
+from connectors.entrypoints.admin import AdminKeys
 from connectors.entrypoints.grpc_server import GrpcServer
 from connectors.entrypoints.http import build_app
 from connectors.entrypoints.openapi import describe
@@ -33,7 +37,7 @@ from mesh.specs.loader import load_document
 from mesh.specs.problems import SpecError, SpecProblem
 from mesh.specs.source import Workspace
 
-__all__ = ["RunningGateway", "load", "serve"]
+__all__ = ["RunningGateway", "key_store", "load", "serve"]
 
 log = logging.getLogger("mesh.gateway")
 
@@ -96,6 +100,7 @@ async def serve(
     compiled = load(config, connectors)
     async with AsyncExitStack() as stack:
         endpoints = await _start_endpoints(stack, compiled, config, connectors)
+        keys = key_store(config)
         _check_addresses(compiled, endpoints)
         state = GatewayState(
             routes=compiled.routes,
@@ -107,9 +112,10 @@ async def serve(
             describe=describe,
             operations=compiled.operations,
             upstreams=await _start_upstreams(stack, compiled, config),
+            auth=Authenticator(compiled.schemes, keys, _verifiers(config)),
         )
         runner = web.AppRunner(
-            build_app(state),
+            build_app(state, _admin(config, keys)),
             handle_signals=False,
             access_log=None,
             shutdown_timeout=config.drain_seconds + 1,
@@ -174,6 +180,42 @@ async def _start_upstreams(
         stack.push_async_callback(upstream.close)
         upstreams[name] = upstream
     return upstreams
+
+
+def key_store(config: GatewayConfig) -> KeyStore | None:
+    """The API key store the config describes, its secret read now."""
+    keys = config.auth.keys
+    if keys is None:
+        return None
+    return KeyStore(keys.file, keys.secret.reveal(), keys.reload_seconds)
+
+
+def _verifiers(config: GatewayConfig) -> dict[str, JwtVerifier]:
+    verifiers = {}
+    for name, jwt in config.auth.jwt.items():
+        public_key = (
+            jwt.public_key_file.read_text(encoding="utf-8") if jwt.public_key_file else None
+        )
+        settings = JwtSettings(
+            algorithms=tuple(jwt.algorithms),
+            issuer=jwt.issuer,
+            audience=jwt.audience,
+            public_key=public_key,
+            secret=jwt.secret.reveal() if jwt.secret else None,
+            jwks_url=jwt.jwks_url,
+            leeway_seconds=jwt.leeway_seconds,
+            scopes_claim=jwt.scopes_claim,
+            refetch_seconds=jwt.refetch_seconds,
+        )
+        verifiers[name] = JwtVerifier(name, settings)
+    return verifiers
+
+
+def _admin(config: GatewayConfig, keys: KeyStore | None) -> AdminKeys | None:
+    token = config.auth.admin_token
+    if keys is None or token is None:
+        return None
+    return AdminKeys(keys, token.reveal())
 
 
 def _check_addresses(compiled: Compiled, endpoints: Mapping[str, Endpoint]) -> None:

@@ -26,10 +26,12 @@ from connectors.entrypoints.grpc_api import gateway_pb2 as pb
 from connectors.entrypoints.grpc_api import gateway_pb2_grpc as pb_grpc
 from connectors.entrypoints.problem import problem_body
 from connectors.entrypoints.state import GatewayState
+from mesh.core.auth import Credentials
 from mesh.core.connector import Restart, StartAt, StreamItem
 from mesh.core.errors import (
     BrokerForbidden,
     BrokerRejected,
+    Forbidden,
     MeshError,
     MethodNotAllowed,
     NotReady,
@@ -39,6 +41,7 @@ from mesh.core.errors import (
     RequestError,
     RouteNotFound,
     SubscriberTooSlow,
+    Unauthorized,
     UpstreamError,
     UpstreamTimeout,
 )
@@ -53,6 +56,8 @@ STATUS: tuple[tuple[type[MeshError], grpc.StatusCode], ...] = (
     (RouteNotFound, grpc.StatusCode.NOT_FOUND),
     (MethodNotAllowed, grpc.StatusCode.UNIMPLEMENTED),
     (PayloadTooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (Unauthorized, grpc.StatusCode.UNAUTHENTICATED),
+    (Forbidden, grpc.StatusCode.PERMISSION_DENIED),
     (RequestError, grpc.StatusCode.INVALID_ARGUMENT),
     (NotSent, grpc.StatusCode.UNAVAILABLE),
     (NotReady, grpc.StatusCode.UNAVAILABLE),
@@ -123,6 +128,7 @@ class GatewayService(pb_grpc.GatewayServicer):
         start = StartAt.EARLIEST if request.start == pb.EARLIEST else StartAt.LATEST
         try:
             match, topic = self._resolve(request.channel, Action.SUBSCRIBE)
+            await state.admit(match, Action.SUBSCRIBE, _credentials(_metadata(context)))
             endpoint = state.endpoints[match.route.endpoint]
             subscription = await endpoint.subscribe(
                 topic, request.cursor or None, start, state.settings.subscribe_timeout
@@ -160,7 +166,7 @@ class GatewayService(pb_grpc.GatewayServicer):
         self, group: list[pb.PublishRequest], metadata: Mapping[str, str]
     ) -> list[pb.PublishReply]:
         """Validate each request, then publish the valid ones run by run of the same topic."""
-        prepared = [self._prepared(request, metadata) for request in group]
+        prepared = [await self._prepared(request, metadata) for request in group]
         outcomes: list[Receipt | MeshError | None] = [
             p if isinstance(p, MeshError) else None for p in prepared
         ]
@@ -182,11 +188,12 @@ class GatewayService(pb_grpc.GatewayServicer):
             _reply(request.id, outcome) for request, outcome in zip(group, outcomes, strict=True)
         ]
 
-    def _prepared(
+    async def _prepared(
         self, request: pb.PublishRequest, metadata: Mapping[str, str]
     ) -> tuple[Route, str, Message] | MeshError:
         try:
             match, topic = self._resolve(request.channel, Action.PUBLISH)
+            await self._state.admit(match, Action.PUBLISH, _credentials(metadata))
             message = self._state.checked(match, self._message(match, request, metadata))
         except MeshError as exc:
             return exc
@@ -194,6 +201,7 @@ class GatewayService(pb_grpc.GatewayServicer):
 
     async def _publish(self, request: pb.PublishRequest, metadata: Mapping[str, str]) -> Receipt:
         match, topic = self._resolve(request.channel, Action.PUBLISH)
+        await self._state.admit(match, Action.PUBLISH, _credentials(metadata))
         return await self._state.publish(match, topic, self._message(match, request, metadata))
 
     def _message(
@@ -272,6 +280,11 @@ def _event(item: StreamItem) -> pb.Event:
     if item.key is not None:
         message.key = item.key
     return pb.Event(message=message)
+
+
+def _credentials(metadata: Mapping[str, str]) -> Credentials:
+    """gRPC carries credentials in metadata: ``authorization``, or an API key's header name."""
+    return Credentials(headers=metadata, query={}, cookies={})
 
 
 def _metadata(context: aio.ServicerContext) -> dict[str, str]:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from connectors.entrypoints.admin import AdminKeys
 from connectors.entrypoints.body import read_body
 from connectors.entrypoints.cors import add_cors_headers, preflight
 from connectors.entrypoints.problem import (
@@ -24,7 +25,15 @@ from connectors.entrypoints.rest import publish
 from connectors.entrypoints.state import GatewayState
 from connectors.entrypoints.subscribe import poll, stream
 from connectors.entrypoints.websocket import is_websocket, session
-from mesh.core.errors import MeshError, MethodNotAllowed, NotAcceptable, RouteNotFound
+from mesh.core.auth import Credentials
+from mesh.core.errors import (
+    Forbidden,
+    MeshError,
+    MethodNotAllowed,
+    NotAcceptable,
+    RouteNotFound,
+    Unauthorized,
+)
 from mesh.core.media import media_type
 from mesh.core.problems import PROBLEM_TYPES, problem_uri
 from mesh.core.proxy import Operation
@@ -36,8 +45,9 @@ STATE = web.AppKey("mesh_state", GatewayState)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def build_app(state: GatewayState) -> web.Application:
-    """An aiohttp application serving ``state``; the caller runs it and owns its lifecycle."""
+def build_app(state: GatewayState, admin: AdminKeys | None = None) -> web.Application:
+    """An aiohttp application serving ``state`` (and the admin API when given); the caller runs
+    it and owns its lifecycle."""
     app = web.Application(middlewares=[_problems], client_max_size=state.settings.max_body_bytes)
     app[STATE] = state
     app.router.add_get("/healthz", _healthz)
@@ -45,6 +55,8 @@ def build_app(state: GatewayState) -> web.Application:
     app.router.add_get("/openapi.json", _openapi)
     app.router.add_get("/_mesh/problems", _problem_types)
     app.router.add_get("/_mesh/problems/{code}", _problem_type)
+    if admin is not None:
+        admin.add_routes(app)
     app.router.add_route("*", "/{path:.*}", _channel)
     return app
 
@@ -103,6 +115,7 @@ async def _operation(
     operation = methods.get(request.method)
     if operation is None:
         raise MethodNotAllowed(f"{request.method} is not allowed here", [*methods, "OPTIONS"])
+    await state.auth.authenticate(operation.security, credentials(request))
     if operation.channel is None:
         return await proxy(state, request, operation, values)
     check_parameters(operation, values, request)
@@ -120,17 +133,45 @@ async def _operation(
 async def _serve_channel(
     state: GatewayState, request: web.Request, match: RouteMatch, *, publishing: bool
 ) -> web.StreamResponse:
-    topic = state.address(match, Action.PUBLISH if publishing else Action.SUBSCRIBE)
+    action = Action.PUBLISH if publishing else Action.SUBSCRIBE
+    topic = state.address(match, action)
+    if is_websocket(request) and not publishing:
+        return await session(
+            state, request, match, topic, await _admit_session(state, request, match)
+        )
+    await state.admit(match, action, credentials(request))
     if publishing:
         return await publish(state, request, match, topic)
-    if is_websocket(request):
-        return await session(state, request, match, topic)
     accept = request.headers.get("Accept", "*/*")
     if "text/event-stream" in accept:
         return await stream(state, request, match, topic)
     if any(kind in accept for kind in ("application/json", "*/*", "application/*")):
         return await poll(state, request, match, topic)
     raise NotAcceptable("ask for text/event-stream (a stream) or application/json (a poll)")
+
+
+async def _admit_session(
+    state: GatewayState, request: web.Request, match: RouteMatch
+) -> MeshError | None:
+    """Admit a WebSocket client for the actions of the route: refuse the session when it may not
+    do any; return why it may not publish, if so (its publishes are then nacked)."""
+    refusals: dict[Action, MeshError] = {}
+    for action in sorted(match.route.actions, key=lambda a: a.value):
+        try:
+            await state.admit(match, action, credentials(request))
+        except (Unauthorized, Forbidden) as exc:
+            refusals[action] = exc
+    if Action.SUBSCRIBE in refusals:
+        raise refusals[Action.SUBSCRIBE]
+    if Action.SUBSCRIBE not in match.route.actions and Action.PUBLISH in refusals:
+        raise refusals[Action.PUBLISH]
+    return refusals.get(Action.PUBLISH)
+
+
+def credentials(request: web.Request) -> Credentials:
+    """What the request carries to prove who sent it."""
+    cookies = request.cookies if "Cookie" in request.headers else {}
+    return Credentials(headers=request.headers, query=request.query, cookies=cookies)
 
 
 def _methods(match: RouteMatch) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from mesh.core.errors import MeshError, MethodNotAllowed
+from mesh.core.errors import MeshError, MethodNotAllowed, Unauthorized
 from mesh.core.media import dump_json
 from mesh.core.problems import PROBLEM_TYPES, problem_uri
 
@@ -40,6 +40,8 @@ def problem_response(error: MeshError, instance: str | None = None) -> web.Respo
     response = json_response(body, error.status, PROBLEM_JSON)
     if isinstance(error, MethodNotAllowed):
         response.headers["Allow"] = ", ".join(error.allowed)
+    if isinstance(error, Unauthorized):
+        response.headers["WWW-Authenticate"] = error.challenge
     if "retry_after" in error.extensions:
         response.headers["Retry-After"] = str(error.extensions["retry_after"])
     return response

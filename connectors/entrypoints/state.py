@@ -9,6 +9,7 @@ from typing import Any, overload
 
 from connectors.entrypoints.encoding import EncodingCache
 from mesh.core.address import WILDCARD
+from mesh.core.auth import Authenticator, Credentials, NoAuthenticator, Principal
 from mesh.core.connector import Endpoint, Restart, StreamItem, Subscription
 from mesh.core.errors import InvalidParameter
 from mesh.core.exchange import Exchange
@@ -55,6 +56,7 @@ class GatewayState:
     describe: Callable[[RouteTable], dict[str, Any]]
     operations: OperationTable = field(default_factory=OperationTable)
     upstreams: Mapping[str, Upstream] = field(default_factory=dict)
+    auth: Authenticator = field(default_factory=NoAuthenticator)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     encodings: EncodingCache = field(default_factory=EncodingCache)
     streams: dict[asyncio.Task[Any], Subscription | None] = field(default_factory=dict)
@@ -62,6 +64,10 @@ class GatewayState:
     def checked(self, match: RouteMatch, message: Message) -> Message:
         """``message`` after the route's publish policies; they raise ``MeshError`` to refuse."""
         return match.route.publish_chain.apply(Exchange(match.route, match.values), message)
+
+    async def admit(self, match: RouteMatch, action: Action, credentials: Credentials) -> Principal:
+        """The caller, if the route's ``action`` lets them in (``Unauthorized``/``Forbidden``)."""
+        return await self.auth.authenticate(match.route.security.get(action), credentials)
 
     def address(self, match: RouteMatch, action: Action) -> str:
         """The broker address ``match`` names, checked by the route and its endpoint.

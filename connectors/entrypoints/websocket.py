@@ -56,14 +56,20 @@ def is_websocket(request: web.Request) -> bool:
 
 
 async def session(
-    state: GatewayState, request: web.Request, match: RouteMatch, topic: str
+    state: GatewayState,
+    request: web.Request,
+    match: RouteMatch,
+    topic: str,
+    refused: MeshError | None = None,
 ) -> web.WebSocketResponse:
-    """Run one WebSocket session until either side closes or the gateway shuts down."""
+    """Run one WebSocket session until either side closes or the gateway shuts down.
+
+    ``refused`` is why this client may not publish here (its publishes are nacked with it)."""
     _check_handshake(state, request)
     if Action.SUBSCRIBE not in match.route.actions:
-        return await _serve(state, request, match, topic, None)
+        return await _serve(state, request, match, topic, None, refused)
     async with opened(state, request, match, topic) as subscription:
-        return await _serve(state, request, match, topic, subscription)
+        return await _serve(state, request, match, topic, subscription, refused)
 
 
 async def _serve(
@@ -72,6 +78,7 @@ async def _serve(
     match: RouteMatch,
     topic: str,
     subscription: Subscription | None,
+    refused: MeshError | None,
 ) -> web.WebSocketResponse:
     settings = state.settings
     socket = web.WebSocketResponse(
@@ -85,7 +92,7 @@ async def _serve(
     assert task is not None
     state.streams[task] = subscription
     try:
-        await _run(state, match, topic, subscription, socket, request.transport)
+        await _run(state, match, topic, subscription, socket, request.transport, refused)
     finally:
         state.streams.pop(task, None)
     return socket
@@ -107,11 +114,12 @@ async def _run(
     subscription: Subscription | None,
     socket: web.WebSocketResponse,
     transport: asyncio.BaseTransport | None,
+    refused: MeshError | None,
 ) -> None:
     """Read and push until the client leaves or the gateway shuts down; publishes already
     accepted finish (and are acked) before the session ends."""
     async with asyncio.TaskGroup() as publishes:
-        owned = [asyncio.create_task(_read(state, match, topic, socket, publishes))]
+        owned = [asyncio.create_task(_read(state, match, topic, socket, publishes, refused))]
         closing = asyncio.create_task(state.closing.wait())
         if subscription is not None:
             push = _push(state, match, subscription, socket, transport)
@@ -186,6 +194,7 @@ async def _read(
     topic: str,
     socket: web.WebSocketResponse,
     publishes: asyncio.TaskGroup,
+    refused: MeshError | None,
 ) -> None:
     slots = asyncio.Semaphore(state.settings.ws_max_in_flight)
     async for frame in socket:
@@ -195,7 +204,8 @@ async def _read(
             await _send(state, socket, _error(InvalidRequest("frames are JSON text")))
             continue
         await slots.acquire()
-        publishes.create_task(_publish(state, match, topic, socket, frame.data, slots))
+        publishing = _publish(state, match, topic, socket, frame.data, slots, refused)
+        publishes.create_task(publishing)
 
 
 async def _publish(
@@ -205,6 +215,7 @@ async def _publish(
     socket: web.WebSocketResponse,
     text: str,
     slots: asyncio.Semaphore,
+    refused: MeshError | None,
 ) -> None:
     try:
         frame_id, envelope = _parse(text)
@@ -213,6 +224,8 @@ async def _publish(
         await _send(state, socket, _error(exc))
         return
     try:
+        if refused is not None:
+            raise refused
         receipt = await _deliver(state, match, topic, envelope)
         reply = {
             "type": "ack",

@@ -16,7 +16,9 @@
     │   ├── InvalidCursor           invalid-cursor 400
     │   ├── InvalidRequest          invalid-request 400
     │   ├── IdempotencyKeyInUse     idempotency-key-in-use 409
-    │   └── IdempotencyKeyReused    idempotency-key-reused 422
+    │   ├── IdempotencyKeyReused    idempotency-key-reused 422
+    │   ├── Unauthorized            unauthorized 401 (carries the WWW-Authenticate challenge)
+    │   └── Forbidden               forbidden 403: authenticated, not allowed
     ├── DeliveryError               the backend failed; ``remember`` says if a retry may differ
     │   ├── NotSent                 broker-unavailable 503: nothing reached the broker
     │   ├── OutcomeUnknown          outcome-unknown 504: sent, no acknowledgement in time
@@ -45,6 +47,7 @@ __all__ = [
     "BrokerRejected",
     "CircuitOpen",
     "DeliveryError",
+    "Forbidden",
     "IdempotencyKeyInUse",
     "IdempotencyKeyReused",
     "InvalidCursor",
@@ -63,6 +66,7 @@ __all__ = [
     "RouteNotFound",
     "SchemaViolation",
     "SubscriberTooSlow",
+    "Unauthorized",
     "UnsupportedMediaType",
     "UpstreamError",
     "UpstreamTimeout",
@@ -151,6 +155,20 @@ class IdempotencyKeyInUse(RequestError):
 
 class IdempotencyKeyReused(RequestError):
     code = "idempotency-key-reused"
+
+
+class Unauthorized(RequestError):
+    """No valid credential. ``challenge`` is the ``WWW-Authenticate`` value to answer with."""
+
+    code = "unauthorized"
+
+    def __init__(self, detail: str, challenge: str = 'Bearer realm="mesh"', **extensions: Any):
+        super().__init__(detail, **extensions)
+        self.challenge = challenge
+
+
+class Forbidden(RequestError):
+    code = "forbidden"
 
 
 class DeliveryError(MeshError):

@@ -132,6 +132,20 @@ _TYPES = (
         "nothing was stored. `detail` names the broker's reason.",
     ),
     ProblemType(
+        "unauthorized",
+        401,
+        "Unauthorized",
+        "The route needs a credential and the request carried none that is valid (missing, "
+        "expired, not yet valid, for another audience or issuer, badly signed, or revoked). "
+        "`WWW-Authenticate` names what the route accepts.",
+    ),
+    ProblemType(
+        "forbidden",
+        403,
+        "Forbidden",
+        "The credential is valid but does not allow this: it lacks a scope the route needs.",
+    ),
+    ProblemType(
         "broker-forbidden",
         403,
         "Broker refused: not authorized",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mesh.core.address import AddressTemplate
+from mesh.core.auth import Requirement
 from mesh.core.errors import InvalidParameter, SchemaViolation, UnsupportedMediaType
 from mesh.core.media import is_json, parse_json
 
@@ -111,6 +112,7 @@ class Operation:
     timeout: float = 30.0
     retries: int = 0
     channel: AddressTemplate | None = None
+    security: Requirement | None = None
 
     @property
     def reads_cookies(self) -> bool:

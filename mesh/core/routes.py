@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mesh.core.address import WILDCARD, AddressTemplate, check_parameter_value
+from mesh.core.auth import Requirement
 from mesh.core.errors import InvalidParameter, RouteNotFound
 from mesh.core.policy import PolicyChain
 
@@ -63,6 +64,7 @@ class Route:
     title: str | None = None
     description: str | None = None
     bindings: Mapping[str, Any] = field(default_factory=dict)
+    security: Mapping[Action, Requirement] = field(default_factory=dict)
 
     content_types: frozenset[str] = field(init=False)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from mesh.config import GatewayConfig, ServerOverride, SpecEntry
 from mesh.core.address import AddressTemplate, parse_template
+from mesh.core.auth import Requirement, Scheme
 from mesh.core.connector import EndpointSettings
 from mesh.core.pointer import escape, split_pointer
 from mesh.core.policy import Policy, PolicyChain
@@ -29,6 +30,7 @@ from mesh.specs.document import Document, Kind
 from mesh.specs.extension import ChannelExtension, DocumentExtension, read_extension
 from mesh.specs.problems import SpecError, SpecProblem
 from mesh.specs.schemas import SchemaCompiler, payload_location
+from mesh.specs.security import Schemes
 
 __all__ = ["RESERVED_PATHS", "Compiled", "compile_gateway"]
 
@@ -55,6 +57,7 @@ class Compiled:
     warnings: Sequence[str] = field(default_factory=tuple)
     operations: OperationTable = field(default_factory=OperationTable)
     upstreams: Mapping[str, EndpointSettings] = field(default_factory=dict)
+    schemes: Mapping[str, Scheme] = field(default_factory=dict)
 
 
 def compile_gateway(
@@ -66,8 +69,9 @@ def compile_gateway(
 
     ``protocols`` are the server protocols the registered connectors serve.
     """
-    builder = _Builder(config, protocols)
-    operations = OperationsBuilder(config)
+    schemes = Schemes(config)
+    builder = _Builder(config, protocols, schemes)
+    operations = OperationsBuilder(config, schemes)
     for doc, entry in documents:
         if doc.kind is Kind.ASYNCAPI:
             builder.add_document(doc, entry)
@@ -81,13 +85,15 @@ def compile_gateway(
         tuple(builder.warnings + operations.warnings),
         OperationTable(tuple(operations.operations)),
         dict(operations.upstreams),
+        dict(schemes.found),
     )
 
 
 class _Builder:
-    def __init__(self, config: GatewayConfig, protocols: frozenset[str]) -> None:
+    def __init__(self, config: GatewayConfig, protocols: frozenset[str], schemes: Schemes) -> None:
         self.config = config
         self.protocols = protocols
+        self.schemes = schemes
         self.routes: list[Route] = []
         self.origins: dict[str, str] = {}
         self.endpoints: dict[str, EndpointSettings] = {}
@@ -168,7 +174,25 @@ class _Builder:
             title=value.title or value.summary,
             description=value.description,
             bindings=_operation_bindings(doc, channel.pointer, protocol),
+            security=self._security(doc, channel.pointer),
         )
+
+    def _security(self, doc: Document, channel_pointer: str) -> dict[Action, Requirement]:
+        """Per action, the alternatives of every operation granting it; open if one is open."""
+        found: dict[Action, list[Requirement]] = {}
+        for _, raw, pointer in doc.entries("operations"):
+            located = doc.locate(raw, doc.path, pointer)
+            op = aa.Operation.model_validate(located.value)
+            if doc.workspace.resolve(op.channel.ref, doc.path).pointer != channel_pointer:
+                continue
+            action = Action.SUBSCRIBE if op.action == "send" else Action.PUBLISH
+            requirement = self.schemes.asyncapi(doc, located.value, located.pointer)
+            found.setdefault(action, []).append(requirement)
+        return {
+            action: Requirement(tuple(a for r in requirements for a in r.alternatives))
+            for action, requirements in found.items()
+            if not any(r.open for r in requirements)
+        }
 
     def _actions(
         self,

@@ -19,6 +19,7 @@ import jsonschema_rs
 
 from mesh.config import GatewayConfig, SpecEntry
 from mesh.core.address import parse_template
+from mesh.core.auth import Requirement
 from mesh.core.connector import EndpointSettings
 from mesh.core.pointer import escape
 from mesh.core.proxy import BodyCheck, Location, Operation, ParameterCheck
@@ -26,6 +27,7 @@ from mesh.specs.document import Document
 from mesh.specs.extension import OpenApiExtension, OperationExtension, read_extension
 from mesh.specs.problems import SpecError, SpecProblem
 from mesh.specs.schemas import SchemaCompiler
+from mesh.specs.security import Schemes
 
 __all__ = ["OperationsBuilder"]
 
@@ -37,6 +39,7 @@ class OperationsBuilder:
     """Collects the operations of every OpenAPI document and the upstreams they need."""
 
     config: GatewayConfig
+    schemes: Schemes
     operations: list[Operation] = field(default_factory=list)
     upstreams: dict[str, EndpointSettings] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
@@ -114,7 +117,14 @@ class OperationsBuilder:
             timeout=float(pick("timeoutSeconds", http.timeout_seconds)),
             retries=int(pick("retries", http.retries)),
             channel=parse_template(channel) if channel else None,
+            security=self._security(doc, operation, pointer),
         )
+
+    def _security(
+        self, doc: Document, operation: Mapping[str, Any], pointer: str
+    ) -> Requirement | None:
+        requirement = self.schemes.openapi(doc, operation, pointer)
+        return None if requirement.open else requirement
 
     def _upstream(self, urls: list[str]) -> str:
         """Share one upstream between operations with the same URLs."""
