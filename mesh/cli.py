@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     create = actions.add_parser("create", help="issue a key; it is printed once")
     create.add_argument("name", help="who the key is for")
     create.add_argument("--scope", action="append", default=[], help="a scope the key grants")
+    create.add_argument("--plan", help="the plan the key's consumer is on")
     create.set_defaults(command=_keys_create)
     listing = actions.add_parser("list", help="the keys' records (never the keys)")
     listing.set_defaults(command=_keys_list)
@@ -108,7 +109,7 @@ def _store(args: argparse.Namespace) -> KeyStore:
 
 
 def _keys_create(args: argparse.Namespace) -> int:
-    issued = _store(args).issue(args.name, args.scope)
+    issued = _store(args).issue(args.name, args.scope, args.plan)
     print(json.dumps({"key": issued.key, "id": issued.record.id, "name": args.name}))
     return 0
 

@@ -25,11 +25,14 @@ __all__ = [
     "JwtConfig",
     "KafkaConfig",
     "KeysConfig",
+    "LimitConfig",
     "LimitsConfig",
     "ListenConfig",
     "MqttConfig",
+    "PlanConfig",
     "PollConfig",
     "PublishConfig",
+    "QuotaConfig",
     "SaslConfig",
     "Secret",
     "ServerOverride",
@@ -305,6 +308,55 @@ class AuthConfig(_Strict):
     )
 
 
+PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+
+
+class LimitConfig(_Strict):
+    """One limit: exactly one of ``requests``, ``messages`` or ``bytes``, ``per`` a period."""
+
+    requests: int | None = Field(default=None, gt=0)
+    messages: int | None = Field(default=None, gt=0, description="published (and acked) messages")
+    bytes: int | None = Field(default=None, gt=0, description="published payload bytes")
+    per: Literal["second", "minute", "hour", "day"]
+    algorithm: Literal["token_bucket", "fixed_window", "sliding_window"] = Field(
+        default="token_bucket",
+        description="token_bucket for rates (bursts up to the limit); windows for quotas",
+    )
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> LimitConfig:
+        if sum(v is not None for v in (self.requests, self.messages, self.bytes)) != 1:
+            raise ValueError("a limit counts exactly one of requests, messages or bytes")
+        return self
+
+
+class PlanConfig(_Strict):
+    limits: list[LimitConfig] = Field(default_factory=list)
+    max_streams: int | None = Field(
+        default=None, gt=0, description="concurrent streams per consumer, per gateway process"
+    )
+
+
+class QuotaConfig(_Strict):
+    """Where quota counters live and who is on which plan (docs/quotas.md)."""
+
+    store: Literal["memory", "redis"] = Field(
+        default="memory", description="redis shares counters between gateway processes"
+    )
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    timeout_ms: int = Field(default=50, gt=0, description="the longest wait for Redis")
+    fail: Literal["open", "closed"] = Field(
+        default="open", description="when Redis is slow or down: admit (open) or refuse (closed)"
+    )
+    default_plan: str | None = Field(
+        default=None, description="plan of authenticated consumers that name none"
+    )
+    anonymous_plan: str | None = Field(
+        default=None, description="plan of anonymous callers, counted per client address"
+    )
+    plan_claim: str = Field(default="plan", description="JWT claim that names a plan")
+
+
 class GatewayConfig(_Strict):
     """The whole gateway configuration (every key optional)."""
 
@@ -326,12 +378,21 @@ class GatewayConfig(_Strict):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    plans: dict[str, PlanConfig] = Field(default_factory=dict)
+    quotas: QuotaConfig = Field(default_factory=QuotaConfig)
     drain_seconds: float = Field(default=5.0, ge=0, description="grace for streams on shutdown")
 
     @field_validator("forward_headers")
     @classmethod
     def _no_credentials(cls, names: list[str]) -> list[str]:
         return check_forwarded(names)
+
+    @model_validator(mode="after")
+    def _plans_exist(self) -> GatewayConfig:
+        for name in (self.quotas.default_plan, self.quotas.anonymous_plan):
+            if name is not None and name not in self.plans:
+                raise ValueError(f"quotas name plan {name!r}, which 'plans' does not define")
+        return self
 
     @classmethod
     def load(cls, path: Path) -> GatewayConfig:

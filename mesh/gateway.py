@@ -25,12 +25,15 @@ from connectors.entrypoints.grpc_server import GrpcServer
 from connectors.entrypoints.http import build_app
 from connectors.entrypoints.openapi import describe
 from connectors.entrypoints.state import EntrypointSettings, GatewayState
+from connectors.limits.limiter import Limiter
+from connectors.limits.stores import MemoryStore, QuotaStore, RedisStore
 from connectors.registry import load_connectors
-from mesh.config import GatewayConfig, SaslConfig, Secret, TlsConfig
+from mesh.config import PERIODS, GatewayConfig, PlanConfig, SaslConfig, Secret, TlsConfig
 from mesh.core.connector import Connector, Endpoint, EndpointSettings
 from mesh.core.errors import InvalidParameter
 from mesh.core.idempotency import IdempotencyStore
 from mesh.core.proxy import Upstream
+from mesh.core.quota import Algorithm, Limit, Measure, Plan
 from mesh.core.routes import Action
 from mesh.specs.compile import Compiled, compile_gateway
 from mesh.specs.loader import load_document
@@ -113,6 +116,7 @@ async def serve(
             operations=compiled.operations,
             upstreams=await _start_upstreams(stack, compiled, config),
             auth=Authenticator(compiled.schemes, keys, _verifiers(config)),
+            limits=await _limiter(stack, config),
         )
         runner = web.AppRunner(
             build_app(state, _admin(config, keys)),
@@ -209,6 +213,30 @@ def _verifiers(config: GatewayConfig) -> dict[str, JwtVerifier]:
         )
         verifiers[name] = JwtVerifier(name, settings)
     return verifiers
+
+
+async def _limiter(stack: AsyncExitStack, config: GatewayConfig) -> Limiter:
+    quotas = config.quotas
+    store: QuotaStore = (
+        RedisStore(quotas.redis_url, quotas.timeout_ms / 1000, quotas.fail == "open")
+        if quotas.store == "redis"
+        else MemoryStore()
+    )
+    stack.push_async_callback(store.close)
+    plans = {name: _plan(name, plan) for name, plan in config.plans.items()}
+    return Limiter(plans, store, quotas.default_plan, quotas.anonymous_plan, quotas.plan_claim)
+
+
+def _plan(name: str, plan: PlanConfig) -> Plan:
+    limits = []
+    for limit in plan.limits:
+        measure, amount = next(
+            (Measure(m), getattr(limit, m))
+            for m in ("requests", "messages", "bytes")
+            if getattr(limit, m) is not None
+        )
+        limits.append(Limit(measure, amount, PERIODS[limit.per], Algorithm(limit.algorithm)))
+    return Plan(name, tuple(limits), plan.max_streams)
 
 
 def _admin(config: GatewayConfig, keys: KeyStore | None) -> AdminKeys | None:

@@ -34,6 +34,7 @@ class KeyRecord:
     scopes: list[str] = field(default_factory=list)
     created: float = 0.0
     revoked: float | None = None
+    plan: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,14 @@ class KeyStore:
         self._checked = 0.0
         self._load()
 
-    def issue(self, name: str, scopes: list[str] | None = None) -> IssuedKey:
+    def issue(
+        self, name: str, scopes: list[str] | None = None, plan: str | None = None
+    ) -> IssuedKey:
         self._load()
         key_id = secrets.token_hex(8)
         key = f"mk_{key_id}_{secrets.token_urlsafe(32)}"
-        record = KeyRecord(key_id, name, self._digest(key), sorted(scopes or []), time.time())
+        digest = self._digest(key)
+        record = KeyRecord(key_id, name, digest, sorted(scopes or []), time.time(), None, plan)
         self._records[key_id] = record
         self._save()
         return IssuedKey(key, record)
@@ -92,7 +96,7 @@ class KeyStore:
             id=f"key:{record.id}",
             scheme=scheme,
             scopes=frozenset(record.scopes),
-            claims={"name": record.name},
+            claims={"name": record.name, "plan": record.plan},
         )
 
     def _digest(self, key: str) -> str:

@@ -39,10 +39,14 @@ class AdminKeys:
     async def issue(self, request: web.Request) -> web.Response:
         self._check(request)
         body = parse_json(await request.read() or b"{}")
-        name, scopes = body.get("name") if isinstance(body, dict) else None, body.get("scopes", [])
+        if not isinstance(body, dict):
+            body = {}
+        name, scopes, plan = body.get("name"), body.get("scopes", []), body.get("plan")
         if not isinstance(name, str) or not name or not isinstance(scopes, list):
-            raise InvalidRequest('send {"name": "...", "scopes": ["..."]}')
-        issued = self._store.issue(name, [str(s) for s in scopes])
+            raise InvalidRequest('send {"name": "...", "scopes": ["..."], "plan": "..."}')
+        if plan is not None and not isinstance(plan, str):
+            raise InvalidRequest("'plan' is a plan's name")
+        issued = self._store.issue(name, [str(s) for s in scopes], plan)
         return json_response({"key": issued.key, **_public(asdict(issued.record))}, 201)
 
     async def list(self, request: web.Request) -> web.Response:

@@ -21,6 +21,7 @@ from grpc_health.v1.health import SERVICE_NAME as HEALTH
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
+from connectors.entrypoints.caller import Caller
 from connectors.entrypoints.envelope import accept_content_type
 from connectors.entrypoints.grpc_api import gateway_pb2 as pb
 from connectors.entrypoints.grpc_api import gateway_pb2_grpc as pb_grpc
@@ -38,6 +39,8 @@ from mesh.core.errors import (
     NotSent,
     OutcomeUnknown,
     PayloadTooLarge,
+    QuotaExceeded,
+    QuotaUnavailable,
     RequestError,
     RouteNotFound,
     SubscriberTooSlow,
@@ -56,6 +59,8 @@ STATUS: tuple[tuple[type[MeshError], grpc.StatusCode], ...] = (
     (RouteNotFound, grpc.StatusCode.NOT_FOUND),
     (MethodNotAllowed, grpc.StatusCode.UNIMPLEMENTED),
     (PayloadTooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (QuotaExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (QuotaUnavailable, grpc.StatusCode.UNAVAILABLE),
     (Unauthorized, grpc.StatusCode.UNAUTHENTICATED),
     (Forbidden, grpc.StatusCode.PERMISSION_DENIED),
     (RequestError, grpc.StatusCode.INVALID_ARGUMENT),
@@ -91,7 +96,7 @@ class GatewayService(pb_grpc.GatewayServicer):
         self, request: pb.PublishRequest, context: aio.ServicerContext
     ) -> pb.PublishReply:
         try:
-            receipt = await self._publish(request, _metadata(context))
+            receipt = await self._publish(request, _metadata(context), _peer(context))
         except MeshError as exc:
             await _abort(context, exc)
         return _ack(request.id, receipt)
@@ -101,7 +106,7 @@ class GatewayService(pb_grpc.GatewayServicer):
     ) -> AsyncIterator[pb.PublishReply]:
         """Requests that arrive while a group is being acked form the next group, published
         under one deadline; replies leave in request order."""
-        metadata = _metadata(context)
+        metadata, peer = _metadata(context), _peer(context)
         inbox: asyncio.Queue[pb.PublishRequest | None] = asyncio.Queue(_WINDOW)
 
         async def accept() -> None:
@@ -114,7 +119,7 @@ class GatewayService(pb_grpc.GatewayServicer):
         reading = asyncio.create_task(accept())
         try:
             while group := await _next_group(inbox):
-                for reply in await self._replies(group, metadata):
+                for reply in await self._replies(group, metadata, peer):
                     yield reply
         finally:
             reading.cancel()
@@ -126,14 +131,17 @@ class GatewayService(pb_grpc.GatewayServicer):
         same write deadline as on SSE and WebSocket."""
         state = self._state
         start = StartAt.EARLIEST if request.start == pb.EARLIEST else StartAt.LATEST
+        held = contextlib.ExitStack()  # the caller's stream slot
         try:
             match, topic = self._resolve(request.channel, Action.SUBSCRIBE)
-            await state.admit(match, Action.SUBSCRIBE, _credentials(_metadata(context)))
+            caller = await self._admit(match, Action.SUBSCRIBE, _metadata(context), _peer(context))
+            held.enter_context(state.limits.stream(caller.consumer))
             endpoint = state.endpoints[match.route.endpoint]
             subscription = await endpoint.subscribe(
                 topic, request.cursor or None, start, state.settings.subscribe_timeout
             )
         except MeshError as exc:
+            held.close()
             await _abort(context, exc)
         task = asyncio.current_task()
         assert task is not None
@@ -161,12 +169,13 @@ class GatewayService(pb_grpc.GatewayServicer):
         finally:
             state.streams.pop(task, None)
             await subscription.close()
+            held.close()
 
     async def _replies(
-        self, group: list[pb.PublishRequest], metadata: Mapping[str, str]
+        self, group: list[pb.PublishRequest], metadata: Mapping[str, str], peer: str | None
     ) -> list[pb.PublishReply]:
         """Validate each request, then publish the valid ones run by run of the same topic."""
-        prepared = [await self._prepared(request, metadata) for request in group]
+        prepared = [await self._prepared(request, metadata, peer) for request in group]
         outcomes: list[Receipt | MeshError | None] = [
             p if isinstance(p, MeshError) else None for p in prepared
         ]
@@ -189,20 +198,30 @@ class GatewayService(pb_grpc.GatewayServicer):
         ]
 
     async def _prepared(
-        self, request: pb.PublishRequest, metadata: Mapping[str, str]
+        self, request: pb.PublishRequest, metadata: Mapping[str, str], peer: str | None
     ) -> tuple[Route, str, Message] | MeshError:
         try:
             match, topic = self._resolve(request.channel, Action.PUBLISH)
-            await self._state.admit(match, Action.PUBLISH, _credentials(metadata))
+            caller = await self._admit(match, Action.PUBLISH, metadata, peer)
             message = self._state.checked(match, self._message(match, request, metadata))
+            await self._state.charge(caller, [message])
         except MeshError as exc:
             return exc
         return match.route, topic, message
 
-    async def _publish(self, request: pb.PublishRequest, metadata: Mapping[str, str]) -> Receipt:
+    async def _publish(
+        self, request: pb.PublishRequest, metadata: Mapping[str, str], peer: str | None
+    ) -> Receipt:
         match, topic = self._resolve(request.channel, Action.PUBLISH)
-        await self._state.admit(match, Action.PUBLISH, _credentials(metadata))
-        return await self._state.publish(match, topic, self._message(match, request, metadata))
+        caller = await self._admit(match, Action.PUBLISH, metadata, peer)
+        message = self._message(match, request, metadata)
+        return await self._state.publish(match, topic, message, caller)
+
+    async def _admit(
+        self, match: RouteMatch, action: Action, metadata: Mapping[str, str], peer: str | None
+    ) -> Caller:
+        credentials = Credentials(headers=metadata, query={}, cookies={})
+        return await self._state.admit(match.route.security.get(action), credentials, peer)
 
     def _message(
         self, match: RouteMatch, request: pb.PublishRequest, metadata: Mapping[str, str]
@@ -282,9 +301,13 @@ def _event(item: StreamItem) -> pb.Event:
     return pb.Event(message=message)
 
 
-def _credentials(metadata: Mapping[str, str]) -> Credentials:
-    """gRPC carries credentials in metadata: ``authorization``, or an API key's header name."""
-    return Credentials(headers=metadata, query={}, cookies={})
+def _peer(context: aio.ServicerContext) -> str | None:
+    """The client address in gRPC's peer string (``ipv4:127.0.0.1:5000``, ``ipv6:[::1]:5``)."""
+    peer = context.peer() or ""
+    kind, _, rest = peer.partition(":")
+    if kind not in ("ipv4", "ipv6"):
+        return None
+    return rest.rsplit(":", 1)[0].strip("[]")
 
 
 def _metadata(context: aio.ServicerContext) -> dict[str, str]:

@@ -6,12 +6,14 @@ by method and ``Accept``. Every ``MeshError`` becomes a problem response here an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
 from connectors.entrypoints.admin import AdminKeys
 from connectors.entrypoints.body import read_body
+from connectors.entrypoints.caller import CALLER
 from connectors.entrypoints.cors import add_cors_headers, preflight
 from connectors.entrypoints.problem import (
     PROBLEM_JSON,
@@ -24,8 +26,8 @@ from connectors.entrypoints.proxy import check_parameters, proxy
 from connectors.entrypoints.rest import publish
 from connectors.entrypoints.state import GatewayState
 from connectors.entrypoints.subscribe import poll, stream
-from connectors.entrypoints.websocket import is_websocket, session
-from mesh.core.auth import Credentials
+from connectors.entrypoints.websocket import Grant, is_websocket, session
+from mesh.core.auth import Credentials, Requirement
 from mesh.core.errors import (
     Forbidden,
     MeshError,
@@ -37,6 +39,7 @@ from mesh.core.errors import (
 from mesh.core.media import media_type
 from mesh.core.problems import PROBLEM_TYPES, problem_uri
 from mesh.core.proxy import Operation
+from mesh.core.quota import Decision
 from mesh.core.routes import Action, RouteMatch
 
 __all__ = ["STATE", "build_app"]
@@ -84,6 +87,9 @@ async def _problems(request: web.Request, handler: Handler) -> web.StreamRespons
         response = internal_error(exc, request.path)
     if not response.prepared:
         add_cors_headers(state.settings, request, response)
+        caller = request.get(CALLER)
+        if caller is not None and caller.decision is not None:
+            rate_limit_headers(response, caller.decision)
     return response
 
 
@@ -115,7 +121,7 @@ async def _operation(
     operation = methods.get(request.method)
     if operation is None:
         raise MethodNotAllowed(f"{request.method} is not allowed here", [*methods, "OPTIONS"])
-    await state.auth.authenticate(operation.security, credentials(request))
+    await _admit(state, request, operation.security)
     if operation.channel is None:
         return await proxy(state, request, operation, values)
     check_parameters(operation, values, request)
@@ -136,10 +142,10 @@ async def _serve_channel(
     action = Action.PUBLISH if publishing else Action.SUBSCRIBE
     topic = state.address(match, action)
     if is_websocket(request) and not publishing:
-        return await session(
-            state, request, match, topic, await _admit_session(state, request, match)
-        )
-    await state.admit(match, action, credentials(request))
+        refused = await _admit_session(state, request, match)
+        return await session(state, request, match, topic, Grant(request[CALLER], refused))
+    if CALLER not in request:  # a linked operation admitted the caller already
+        await _admit(state, request, match.route.security.get(action))
     if publishing:
         return await publish(state, request, match, topic)
     accept = request.headers.get("Accept", "*/*")
@@ -156,16 +162,35 @@ async def _admit_session(
     """Admit a WebSocket client for the actions of the route: refuse the session when it may not
     do any; return why it may not publish, if so (its publishes are then nacked)."""
     refusals: dict[Action, MeshError] = {}
-    for action in sorted(match.route.actions, key=lambda a: a.value):
+    for action in match.route.actions:
         try:
-            await state.admit(match, action, credentials(request))
+            await state.auth.authenticate(match.route.security.get(action), credentials(request))
         except (Unauthorized, Forbidden) as exc:
             refusals[action] = exc
     if Action.SUBSCRIBE in refusals:
         raise refusals[Action.SUBSCRIBE]
     if Action.SUBSCRIBE not in match.route.actions and Action.PUBLISH in refusals:
         raise refusals[Action.PUBLISH]
+    primary = Action.SUBSCRIBE if Action.SUBSCRIBE in match.route.actions else Action.PUBLISH
+    if CALLER not in request:
+        await _admit(state, request, match.route.security.get(primary))
     return refusals.get(Action.PUBLISH)
+
+
+async def _admit(
+    state: GatewayState, request: web.Request, requirement: Requirement | None
+) -> None:
+    """Admit the request's caller (auth and request quotas) and keep it on the request."""
+    request[CALLER] = await state.admit(requirement, credentials(request), request.remote)
+
+
+def rate_limit_headers(response: web.StreamResponse, decision: Decision) -> None:
+    """The IETF ``RateLimit-Policy`` and ``RateLimit`` fields for the tightest request limit."""
+    limit = decision.limit
+    response.headers["RateLimit-Policy"] = f'"{limit.name}";q={limit.limit};w={limit.period:g}'
+    response.headers["RateLimit"] = (
+        f'"{limit.name}";r={decision.remaining};t={math.ceil(decision.reset)}'
+    )
 
 
 def credentials(request: web.Request) -> Credentials:

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from mesh.core.errors import MeshError, MethodNotAllowed, Unauthorized
+from mesh.core.errors import MeshError, MethodNotAllowed, QuotaExceeded, Unauthorized
 from mesh.core.media import dump_json
 from mesh.core.problems import PROBLEM_TYPES, problem_uri
 
@@ -44,6 +44,9 @@ def problem_response(error: MeshError, instance: str | None = None) -> web.Respo
         response.headers["WWW-Authenticate"] = error.challenge
     if "retry_after" in error.extensions:
         response.headers["Retry-After"] = str(error.extensions["retry_after"])
+    if isinstance(error, QuotaExceeded):
+        policy, wait = error.extensions.get("policy", "quota"), error.extensions.get("retry_after")
+        response.headers["RateLimit"] = f'"{policy}";r=0;t={wait}'
     return response
 
 

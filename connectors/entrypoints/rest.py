@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from connectors.entrypoints.body import read_body
+from connectors.entrypoints.caller import CALLER, NOBODY
 from connectors.entrypoints.envelope import (
     accept_content_type,
     message_from_envelope,
@@ -102,7 +103,7 @@ async def _publish(
         headers=_forwarded(request.headers, match.route.forward_headers),
         content_type=kind,
     )
-    receipt = await state.publish(match, topic, message)
+    receipt = await state.publish(match, topic, message, request.get(CALLER, NOBODY))
     return json_response({**receipt.position, "cursor": receipt.cursor}, receipt_status(receipt))
 
 
@@ -118,6 +119,7 @@ async def _publish_batch(
     common = _forwarded(request.headers, match.route.forward_headers)
     checked = [_checked(state, match, entry, common) for entry in entries]
     valid = [m for m in checked if isinstance(m, Message)]
+    await state.charge(request.get(CALLER, NOBODY), valid)
     endpoint = state.endpoints[match.route.endpoint]
     sent = iter(
         await endpoint.publish_many(

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
+from connectors.entrypoints.caller import NOBODY, Caller
 from connectors.entrypoints.encoding import EncodingCache
+from connectors.limits.limiter import Limiter
+from connectors.limits.stores import MemoryStore
 from mesh.core.address import WILDCARD
-from mesh.core.auth import Authenticator, Credentials, NoAuthenticator, Principal
+from mesh.core.auth import Authenticator, Credentials, NoAuthenticator, Requirement
 from mesh.core.connector import Endpoint, Restart, StreamItem, Subscription
 from mesh.core.errors import InvalidParameter
 from mesh.core.exchange import Exchange
 from mesh.core.idempotency import IdempotencyStore
 from mesh.core.message import Message, Receipt
 from mesh.core.proxy import OperationTable, Upstream
+from mesh.core.quota import Measure
 from mesh.core.routes import Action, RouteMatch, RouteTable
 
 __all__ = ["EntrypointSettings", "GatewayState"]
@@ -57,6 +61,7 @@ class GatewayState:
     operations: OperationTable = field(default_factory=OperationTable)
     upstreams: Mapping[str, Upstream] = field(default_factory=dict)
     auth: Authenticator = field(default_factory=NoAuthenticator)
+    limits: Limiter = field(default_factory=lambda: Limiter({}, MemoryStore()))
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     encodings: EncodingCache = field(default_factory=EncodingCache)
     streams: dict[asyncio.Task[Any], Subscription | None] = field(default_factory=dict)
@@ -65,9 +70,22 @@ class GatewayState:
         """``message`` after the route's publish policies; they raise ``MeshError`` to refuse."""
         return match.route.publish_chain.apply(Exchange(match.route, match.values), message)
 
-    async def admit(self, match: RouteMatch, action: Action, credentials: Credentials) -> Principal:
-        """The caller, if the route's ``action`` lets them in (``Unauthorized``/``Forbidden``)."""
-        return await self.auth.authenticate(match.route.security.get(action), credentials)
+    async def admit(
+        self, requirement: Requirement | None, credentials: Credentials, address: str | None
+    ) -> Caller:
+        """The caller, if ``requirement`` lets them in (``Unauthorized``/``Forbidden``) and their
+        plan allows one more request (``QuotaExceeded``)."""
+        principal = await self.auth.authenticate(requirement, credentials)
+        consumer = self.limits.consumer(principal, address)
+        decision = await self.limits.charge(consumer, Measure.REQUESTS, 1)
+        return Caller(principal, consumer, decision)
+
+    async def charge(self, caller: Caller, messages: Sequence[Message]) -> None:
+        """Count published messages and their bytes against the caller's plan."""
+        await self.limits.charge(caller.consumer, Measure.MESSAGES, len(messages))
+        await self.limits.charge(
+            caller.consumer, Measure.BYTES, sum(len(m.payload) for m in messages)
+        )
 
     def address(self, match: RouteMatch, action: Action) -> str:
         """The broker address ``match`` names, checked by the route and its endpoint.
@@ -84,12 +102,17 @@ class GatewayState:
         endpoint.check_address(address, action)
         return address
 
-    async def publish(self, match: RouteMatch, topic: str, message: Message) -> Receipt:
-        """Check ``message`` and send it to the route's endpoint under the publish deadline."""
+    async def publish(
+        self, match: RouteMatch, topic: str, message: Message, caller: Caller = NOBODY
+    ) -> Receipt:
+        """Check ``message``, charge it to the caller's plan and send it to the route's
+        endpoint under the publish deadline."""
         endpoint = self.endpoints[match.route.endpoint]
+        checked = self.checked(match, message)
+        await self.charge(caller, [checked])
         return await endpoint.publish(
             topic,
-            self.checked(match, message),
+            checked,
             self.settings.publish_timeout,
             match.route.bindings,
         )

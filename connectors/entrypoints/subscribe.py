@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from connectors.entrypoints.caller import CALLER, NOBODY
 from connectors.entrypoints.cors import add_cors_headers
 from connectors.entrypoints.encoding import (
     message_json,
@@ -39,16 +40,19 @@ _FIRST_FETCH = 0.5
 async def opened(
     state: GatewayState, request: web.Request, match: RouteMatch, topic: str
 ) -> AsyncIterator[Subscription]:
-    """The endpoint's read at the request's cursor, or where ``from`` says; closed on exit."""
+    """The endpoint's read at the request's cursor, or where ``from`` says; closed on exit.
+
+    It holds one of the caller's concurrent streams (``QuotaExceeded`` past the plan's cap)."""
     cursor = request.headers.get("Last-Event-ID") or request.query.get("cursor") or None
     endpoint = state.endpoints[match.route.endpoint]
-    subscription = await endpoint.subscribe(
-        topic, cursor, _start(request), state.settings.subscribe_timeout
-    )
-    try:
-        yield subscription
-    finally:
-        await subscription.close()
+    with state.limits.stream(request.get(CALLER, NOBODY).consumer):
+        subscription = await endpoint.subscribe(
+            topic, cursor, _start(request), state.settings.subscribe_timeout
+        )
+        try:
+            yield subscription
+        finally:
+            await subscription.close()
 
 
 def _start(request: web.Request) -> StartAt:

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from connectors.entrypoints.caller import NOBODY, Caller
 from connectors.entrypoints.cors import allowed_origin
 from connectors.entrypoints.encoding import message_json
 from connectors.entrypoints.envelope import message_from_envelope
@@ -45,7 +47,7 @@ from mesh.core.media import dump_json, parse_json
 from mesh.core.message import Message, Receipt
 from mesh.core.routes import Action, RouteMatch
 
-__all__ = ["SUBPROTOCOL", "is_websocket", "session"]
+__all__ = ["SUBPROTOCOL", "Grant", "is_websocket", "session"]
 
 SUBPROTOCOL = "mesh.v1"
 _QUIET = 30.0  # a session's read waits this long for a message unless woken at shutdown
@@ -55,21 +57,28 @@ def is_websocket(request: web.Request) -> bool:
     return request.headers.get("Upgrade", "").lower() == "websocket"
 
 
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Who the session's client is, and why it may not publish (its publishes are then nacked
+    with it), if so."""
+
+    caller: Caller = NOBODY
+    refused: MeshError | None = None
+
+
 async def session(
     state: GatewayState,
     request: web.Request,
     match: RouteMatch,
     topic: str,
-    refused: MeshError | None = None,
+    grant: Grant | None = None,
 ) -> web.WebSocketResponse:
-    """Run one WebSocket session until either side closes or the gateway shuts down.
-
-    ``refused`` is why this client may not publish here (its publishes are nacked with it)."""
+    """Run one WebSocket session until either side closes or the gateway shuts down."""
     _check_handshake(state, request)
     if Action.SUBSCRIBE not in match.route.actions:
-        return await _serve(state, request, match, topic, None, refused)
+        return await _serve(state, request, match, topic, None, grant or Grant())
     async with opened(state, request, match, topic) as subscription:
-        return await _serve(state, request, match, topic, subscription, refused)
+        return await _serve(state, request, match, topic, subscription, grant or Grant())
 
 
 async def _serve(
@@ -78,7 +87,7 @@ async def _serve(
     match: RouteMatch,
     topic: str,
     subscription: Subscription | None,
-    refused: MeshError | None,
+    grant: Grant,
 ) -> web.WebSocketResponse:
     settings = state.settings
     socket = web.WebSocketResponse(
@@ -92,7 +101,7 @@ async def _serve(
     assert task is not None
     state.streams[task] = subscription
     try:
-        await _run(state, match, topic, subscription, socket, request.transport, refused)
+        await _run(state, match, topic, subscription, socket, request.transport, grant)
     finally:
         state.streams.pop(task, None)
     return socket
@@ -114,12 +123,12 @@ async def _run(
     subscription: Subscription | None,
     socket: web.WebSocketResponse,
     transport: asyncio.BaseTransport | None,
-    refused: MeshError | None,
+    grant: Grant,
 ) -> None:
     """Read and push until the client leaves or the gateway shuts down; publishes already
     accepted finish (and are acked) before the session ends."""
     async with asyncio.TaskGroup() as publishes:
-        owned = [asyncio.create_task(_read(state, match, topic, socket, publishes, refused))]
+        owned = [asyncio.create_task(_read(state, match, topic, socket, publishes, grant))]
         closing = asyncio.create_task(state.closing.wait())
         if subscription is not None:
             push = _push(state, match, subscription, socket, transport)
@@ -194,7 +203,7 @@ async def _read(
     topic: str,
     socket: web.WebSocketResponse,
     publishes: asyncio.TaskGroup,
-    refused: MeshError | None,
+    grant: Grant,
 ) -> None:
     slots = asyncio.Semaphore(state.settings.ws_max_in_flight)
     async for frame in socket:
@@ -204,7 +213,7 @@ async def _read(
             await _send(state, socket, _error(InvalidRequest("frames are JSON text")))
             continue
         await slots.acquire()
-        publishing = _publish(state, match, topic, socket, frame.data, slots, refused)
+        publishing = _publish(state, match, topic, socket, frame.data, slots, grant)
         publishes.create_task(publishing)
 
 
@@ -215,7 +224,7 @@ async def _publish(
     socket: web.WebSocketResponse,
     text: str,
     slots: asyncio.Semaphore,
-    refused: MeshError | None,
+    grant: Grant,
 ) -> None:
     try:
         frame_id, envelope = _parse(text)
@@ -224,9 +233,9 @@ async def _publish(
         await _send(state, socket, _error(exc))
         return
     try:
-        if refused is not None:
-            raise refused
-        receipt = await _deliver(state, match, topic, envelope)
+        if grant.refused is not None:
+            raise grant.refused
+        receipt = await _deliver(state, match, topic, envelope, grant.caller)
         reply = {
             "type": "ack",
             "id": frame_id,
@@ -254,11 +263,12 @@ def _parse(text: str) -> tuple[Any, dict[str, Any]]:
 
 
 async def _deliver(
-    state: GatewayState, match: RouteMatch, topic: str, envelope: dict[str, Any]
+    state: GatewayState, match: RouteMatch, topic: str, envelope: dict[str, Any], caller: Caller
 ) -> Receipt:
     if Action.PUBLISH not in match.route.actions:
         raise MethodNotAllowed("this channel cannot be published to", ["GET"])
-    return await state.publish(match, topic, message_from_envelope(match.route, envelope))
+    message = message_from_envelope(match.route, envelope)
+    return await state.publish(match, topic, message, caller)
 
 
 def _outcome(error: MeshError) -> str:

@@ -18,7 +18,9 @@
     │   ├── IdempotencyKeyInUse     idempotency-key-in-use 409
     │   ├── IdempotencyKeyReused    idempotency-key-reused 422
     │   ├── Unauthorized            unauthorized 401 (carries the WWW-Authenticate challenge)
-    │   └── Forbidden               forbidden 403: authenticated, not allowed
+    │   ├── Forbidden               forbidden 403: authenticated, not allowed
+    │   ├── QuotaExceeded           quota-exceeded 429 (carries retry_after)
+    │   └── QuotaUnavailable        quota-unavailable 503: counters unreachable, failing closed
     ├── DeliveryError               the backend failed; ``remember`` says if a retry may differ
     │   ├── NotSent                 broker-unavailable 503: nothing reached the broker
     │   ├── OutcomeUnknown          outcome-unknown 504: sent, no acknowledgement in time
@@ -62,6 +64,8 @@ __all__ = [
     "OriginNotAllowed",
     "OutcomeUnknown",
     "PayloadTooLarge",
+    "QuotaExceeded",
+    "QuotaUnavailable",
     "RequestError",
     "RouteNotFound",
     "SchemaViolation",
@@ -169,6 +173,14 @@ class Unauthorized(RequestError):
 
 class Forbidden(RequestError):
     code = "forbidden"
+
+
+class QuotaExceeded(RequestError):
+    code = "quota-exceeded"
+
+
+class QuotaUnavailable(RequestError):
+    code = "quota-unavailable"
 
 
 class DeliveryError(MeshError):

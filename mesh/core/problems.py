@@ -146,6 +146,21 @@ _TYPES = (
         "The credential is valid but does not allow this: it lacks a scope the route needs.",
     ),
     ProblemType(
+        "quota-exceeded",
+        429,
+        "Quota exceeded",
+        "The consumer's plan allows no more of this now (requests, messages or bytes in a "
+        "period, or concurrent streams). `Retry-After` says when to try again; `RateLimit` and "
+        "`RateLimit-Policy` describe the limit.",
+    ),
+    ProblemType(
+        "quota-unavailable",
+        503,
+        "Quota counters unavailable",
+        "The shared quota counters (Redis) could not be reached in time and the gateway is "
+        "configured to fail closed. Safe to retry.",
+    ),
+    ProblemType(
         "broker-forbidden",
         403,
         "Broker refused: not authorized",
