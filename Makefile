@@ -47,6 +47,7 @@ bench: $(INSTALLED) mosquitto  ## the figures of bench/README.md (about fifteen 
 	$(BIN)/python -m bench.mqtt_clients
 	$(BIN)/python -m bench.mqtt
 	$(BIN)/python -m bench.proxy
+	$(BIN)/python -m bench.auth
 
 # Install a Debian package when root (CI, the project's machines); otherwise say what is missing.
 apt = { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq $(1) >/dev/null; } \

@@ -13,14 +13,16 @@ from mesh.core.quota import Decision
 __all__ = ["CALLER", "NOBODY", "Caller"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Caller:
-    """The authenticated principal, the consumer its plan counts against, and the tightest
-    request limit decision (for the ``RateLimit`` headers)."""
+    """The authenticated principal, the consumer its plan counts against, and the latest
+    tightest limit decision (for the ``RateLimit`` headers; ``GatewayState.charge`` updates it).
+    ``deferred``: the request is counted with the messages it publishes, in one count."""
 
     principal: Principal
     consumer: Consumer
     decision: Decision | None = None
+    deferred: bool = False
 
 
 NOBODY = Caller(ANONYMOUS, Consumer("nobody", None))

@@ -202,7 +202,7 @@ class GatewayService(pb_grpc.GatewayServicer):
     ) -> tuple[Route, str, Message] | MeshError:
         try:
             match, topic = self._resolve(request.channel, Action.PUBLISH)
-            caller = await self._admit(match, Action.PUBLISH, metadata, peer)
+            caller = await self._admit(match, Action.PUBLISH, metadata, peer, defer=True)
             message = self._state.checked(match, self._message(match, request, metadata))
             await self._state.charge(caller, [message])
         except MeshError as exc:
@@ -213,15 +213,21 @@ class GatewayService(pb_grpc.GatewayServicer):
         self, request: pb.PublishRequest, metadata: Mapping[str, str], peer: str | None
     ) -> Receipt:
         match, topic = self._resolve(request.channel, Action.PUBLISH)
-        caller = await self._admit(match, Action.PUBLISH, metadata, peer)
+        caller = await self._admit(match, Action.PUBLISH, metadata, peer, defer=True)
         message = self._message(match, request, metadata)
         return await self._state.publish(match, topic, message, caller)
 
     async def _admit(
-        self, match: RouteMatch, action: Action, metadata: Mapping[str, str], peer: str | None
+        self,
+        match: RouteMatch,
+        action: Action,
+        metadata: Mapping[str, str],
+        peer: str | None,
+        defer: bool = False,
     ) -> Caller:
         credentials = Credentials(headers=metadata, query={}, cookies={})
-        return await self._state.admit(match.route.security.get(action), credentials, peer)
+        requirement = match.route.security.get(action)
+        return await self._state.admit(requirement, credentials, peer, defer)
 
     def _message(
         self, match: RouteMatch, request: pb.PublishRequest, metadata: Mapping[str, str]

@@ -145,7 +145,7 @@ async def _serve_channel(
         refused = await _admit_session(state, request, match)
         return await session(state, request, match, topic, Grant(request[CALLER], refused))
     if CALLER not in request:  # a linked operation admitted the caller already
-        await _admit(state, request, match.route.security.get(action))
+        await _admit(state, request, match.route.security.get(action), defer=publishing)
     if publishing:
         return await publish(state, request, match, topic)
     accept = request.headers.get("Accept", "*/*")
@@ -178,10 +178,15 @@ async def _admit_session(
 
 
 async def _admit(
-    state: GatewayState, request: web.Request, requirement: Requirement | None
+    state: GatewayState,
+    request: web.Request,
+    requirement: Requirement | None,
+    defer: bool = False,
 ) -> None:
-    """Admit the request's caller (auth and request quotas) and keep it on the request."""
-    request[CALLER] = await state.admit(requirement, credentials(request), request.remote)
+    """Admit the request's caller (auth and request quotas) and keep it on the request; a
+    publish (``defer``) counts its request with its messages."""
+    caller = await state.admit(requirement, credentials(request), request.remote, defer)
+    request[CALLER] = caller
 
 
 def rate_limit_headers(response: web.StreamResponse, decision: Decision) -> None:

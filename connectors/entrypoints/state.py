@@ -71,21 +71,32 @@ class GatewayState:
         return match.route.publish_chain.apply(Exchange(match.route, match.values), message)
 
     async def admit(
-        self, requirement: Requirement | None, credentials: Credentials, address: str | None
+        self,
+        requirement: Requirement | None,
+        credentials: Credentials,
+        address: str | None,
+        defer: bool = False,
     ) -> Caller:
         """The caller, if ``requirement`` lets them in (``Unauthorized``/``Forbidden``) and their
-        plan allows one more request (``QuotaExceeded``)."""
+        plan allows one more request (``QuotaExceeded``). With ``defer``, the request is counted
+        by ``charge``, with the one publish that follows."""
         principal = await self.auth.authenticate(requirement, credentials)
         consumer = self.limits.consumer(principal, address)
-        decision = await self.limits.charge(consumer, Measure.REQUESTS, 1)
+        if defer:
+            return Caller(principal, consumer, deferred=True)
+        decision = await self.limits.charge(consumer, {Measure.REQUESTS: 1})
         return Caller(principal, consumer, decision)
 
     async def charge(self, caller: Caller, messages: Sequence[Message]) -> None:
-        """Count published messages and their bytes against the caller's plan."""
-        await self.limits.charge(caller.consumer, Measure.MESSAGES, len(messages))
-        await self.limits.charge(
-            caller.consumer, Measure.BYTES, sum(len(m.payload) for m in messages)
-        )
+        """Count published messages and their bytes (and a deferred request) against the
+        caller's plan."""
+        size = sum(len(m.payload) for m in messages)
+        amounts = {Measure.MESSAGES: len(messages), Measure.BYTES: size}
+        if caller.deferred:
+            amounts[Measure.REQUESTS] = 1
+        decision = await self.limits.charge(caller.consumer, amounts)
+        if decision is not None:
+            caller.decision = decision
 
     def address(self, match: RouteMatch, action: Action) -> str:
         """The broker address ``match`` names, checked by the route and its endpoint.

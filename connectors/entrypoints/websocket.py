@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -62,7 +62,7 @@ class Grant:
     """Who the session's client is, and why it may not publish (its publishes are then nacked
     with it), if so."""
 
-    caller: Caller = NOBODY
+    caller: Caller = field(default_factory=lambda: NOBODY)
     refused: MeshError | None = None
 
 

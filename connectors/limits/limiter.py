@@ -53,25 +53,29 @@ class Limiter:
         )
         return Consumer(principal.id, plan)
 
-    async def charge(self, consumer: Consumer, measure: Measure, amount: int) -> Decision | None:
-        """Count ``amount`` against every limit of the plan on ``measure``; the tightest
-        decision (for ``RateLimit`` headers), or ``QuotaExceeded``."""
-        if consumer.plan is None or amount <= 0:
+    async def charge(self, consumer: Consumer, amounts: Mapping[Measure, int]) -> Decision | None:
+        """Count the amounts against every limit of the plan on their measures, all or none; the
+        tightest decision (for ``RateLimit`` headers), or ``QuotaExceeded``."""
+        if consumer.plan is None:
             return None
-        decisions = [
-            await self.store.take(consumer.key, limit, amount)
+        charges = [
+            (limit, amounts[limit.measure])
             for limit in consumer.plan.limits
-            if limit.measure is measure
+            if amounts.get(limit.measure, 0) > 0
         ]
+        if not charges:
+            return None
+        decisions = await self.store.take(consumer.key, charges)
         refused = [d for d in decisions if not d.allowed]
         if refused:
             worst = max(refused, key=lambda d: d.retry_after)
             raise QuotaExceeded(
-                f"the plan allows {worst.limit.limit} {measure.value} per {worst.limit.period:g} s",
+                f"the plan allows {worst.limit.limit} {worst.limit.measure.value} per "
+                f"{worst.limit.period:g} s",
                 retry_after=max(1, math.ceil(worst.retry_after)),
                 policy=worst.limit.name,
             )
-        return min(decisions, key=lambda d: d.remaining / d.limit.limit, default=None)
+        return min(decisions, key=lambda d: d.remaining / d.limit.limit)
 
     @contextmanager
     def stream(self, consumer: Consumer) -> Iterator[None]:

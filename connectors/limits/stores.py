@@ -8,8 +8,10 @@ with ``quota-unavailable``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -24,9 +26,10 @@ log = logging.getLogger("mesh.limits")
 
 
 class QuotaStore(Protocol):
-    async def take(self, key: str, limit: Limit, amount: int) -> Decision:
-        """Count ``amount`` for ``key`` against ``limit``; raise ``QuotaUnavailable`` when the
-        counters cannot be reached and the store fails closed."""
+    async def take(self, key: str, charges: Sequence[tuple[Limit, int]]) -> list[Decision]:
+        """Count each ``(limit, amount)`` for ``key``, all or none: when one limit refuses,
+        nothing is counted. Raises ``QuotaUnavailable`` when the counters cannot be reached and
+        the store fails closed."""
         ...
 
     async def close(self) -> None: ...
@@ -38,59 +41,91 @@ class MemoryStore:
     def __init__(self) -> None:
         self._states: dict[tuple[str, Limit], list[float]] = {}
 
-    async def take(self, key: str, limit: Limit, amount: int) -> Decision:
-        state = self._states.setdefault((key, limit), [])
-        return take(limit, state, amount, time.time())
+    async def take(self, key: str, charges: Sequence[tuple[Limit, int]]) -> list[Decision]:
+        now = time.time()
+        trial = [(limit, list(self._states.get((key, limit), []))) for limit, _ in charges]
+        decisions = [
+            take(limit, state, amount, now)
+            for (limit, state), (_, amount) in zip(trial, charges, strict=True)
+        ]
+        if all(d.allowed for d in decisions):
+            for limit, state in trial:
+                self._states[(key, limit)] = state
+        return decisions
 
     async def close(self) -> None:
         self._states.clear()
 
 
-# KEYS[1]: the counter; ARGV: algorithm, limit, period, amount. State: space-separated numbers.
+# Several counts in one call. ARGV[1]: how many counts; then, per count, its number of limits n and
+# algorithm, limit, period and amount for each; KEYS: one counter per limit, in the same order.
+# Each count is all or none: its new states are written only when every one of its limits allows.
+# A state is its numbers, space-separated.
 _SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local algorithm, limit = ARGV[1], tonumber(ARGV[2])
-local period, amount = tonumber(ARGV[3]), tonumber(ARGV[4])
-local s = {}
-for n in string.gmatch(redis.call('GET', KEYS[1]) or '', '%S+') do s[#s + 1] = tonumber(n) end
-local allowed, remaining, reset, retry = 0, 0, 0, 0
-if algorithm == 'token_bucket' then
-  local rate = limit / period
-  local tokens = s[1] or limit
-  local updated = s[2] or now
-  tokens = math.min(limit, tokens + (now - updated) * rate)
-  if amount <= tokens then tokens = tokens - amount; allowed = 1
-  else retry = (math.min(amount, limit) - tokens) / rate end
-  s = {tokens, now}
-  remaining, reset = math.floor(tokens), (limit - tokens) / rate
-else
-  local start = math.floor(now / period) * period
-  local previous, current = 0, 0
-  if s[1] == start then previous, current = (s[3] and s[2] or 0), (s[3] or s[2])
-  elseif s[1] == start - period and algorithm == 'sliding_window' then previous = s[3] end
-  local weight = 0
-  if algorithm == 'sliding_window' then weight = 1 - (now - start) / period end
-  local used = previous * weight + current
-  reset = start + period - now
-  if used + amount <= limit then current = current + amount; used = used + amount; allowed = 1
-  else
-    local needed = used + amount - limit
-    if previous > 0 and needed <= previous * weight then retry = needed / previous * period
-    else retry = reset end
+local out, a, k = {}, 2, 1
+for g = 1, tonumber(ARGV[1]) do
+  local n = tonumber(ARGV[a]); a = a + 1
+  local results, states, all = {}, {}, 1
+  for i = 1, n do
+    local key = KEYS[k]; k = k + 1
+    local algorithm, limit = ARGV[a], tonumber(ARGV[a + 1])
+    local period, amount = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]); a = a + 4
+    local s = {}
+    for v in string.gmatch(redis.call('GET', key) or '', '%S+') do s[#s + 1] = tonumber(v) end
+    local allowed, remaining, reset, retry = 0, 0, 0, 0
+    if algorithm == 'token_bucket' then
+      local rate = limit / period
+      local tokens = s[1] or limit
+      local updated = s[2] or now
+      tokens = math.min(limit, tokens + (now - updated) * rate)
+      if amount <= tokens then tokens = tokens - amount; allowed = 1
+      else retry = (math.min(amount, limit) - tokens) / rate end
+      s = {tokens, now}
+      remaining, reset = math.floor(tokens), (limit - tokens) / rate
+    else
+      local start = math.floor(now / period) * period
+      local previous, current = 0, 0
+      if s[1] == start then previous, current = (s[3] and s[2] or 0), (s[3] or s[2])
+      elseif s[1] == start - period and algorithm == 'sliding_window' then previous = s[3] end
+      local weight = 0
+      if algorithm == 'sliding_window' then weight = 1 - (now - start) / period end
+      local used = previous * weight + current
+      reset = start + period - now
+      if used + amount <= limit then current = current + amount; used = used + amount; allowed = 1
+      else
+        local needed = used + amount - limit
+        if previous > 0 and needed <= previous * weight then retry = needed / previous * period
+        else retry = reset end
+      end
+      s = {start, current}
+      if algorithm == 'sliding_window' then s = {start, previous, current} end
+      remaining = math.max(0, math.floor(limit - used))
+    end
+    local parts = {}
+    for j, v in ipairs(s) do parts[j] = string.format('%.17g', v) end
+    states[i] = {key, table.concat(parts, ' '), math.ceil(period * 2000) + 1000}
+    if allowed == 0 then all = 0 end
+    results[i] = {allowed, remaining, string.format('%.6f', reset), string.format('%.6f', retry)}
   end
-  if algorithm == 'sliding_window' then s = {start, previous, current} else s = {start, current} end
-  remaining = math.max(0, math.floor(limit - used))
+  if all == 1 then
+    for _, st in ipairs(states) do redis.call('SET', st[1], st[2], 'PX', st[3]) end
+  end
+  out[g] = results
 end
-local parts = {}
-for i, v in ipairs(s) do parts[i] = string.format('%.17g', v) end
-redis.call('SET', KEYS[1], table.concat(parts, ' '), 'PX', math.ceil(period * 2000) + 1000)
-return {allowed, remaining, string.format('%.6f', reset), string.format('%.6f', retry)}
+return out
 """
+
+Charges = Sequence[tuple[Limit, int]]
 
 
 class RedisStore:
-    """Counters shared by every gateway using the same Redis."""
+    """Counters shared by every gateway using the same Redis.
+
+    The counts asked for in one event loop turn go to Redis together, as one script call: with
+    many concurrent requests, one round trip serves several of them.
+    """
 
     def __init__(
         self, url: str, timeout: float, fail_open: bool, prefix: str = "mesh:quota:"
@@ -101,19 +136,58 @@ class RedisStore:
         self._script: Any = self._redis.register_script(_SCRIPT)
         self.fail_open = fail_open
         self.prefix = prefix
+        self._waiting: list[tuple[str, Charges, asyncio.Future[list[Decision]]]] = []
+        self._sending: set[asyncio.Task[None]] = set()
 
-    async def take(self, key: str, limit: Limit, amount: int) -> Decision:
-        args = [limit.algorithm.value, limit.limit, limit.period, amount]
+    async def take(self, key: str, charges: Charges) -> list[Decision]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Decision]] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._send_waiting)
+        self._waiting.append((key, charges, future))
+        return await future
+
+    def _send_waiting(self) -> None:
+        batch, self._waiting = self._waiting, []
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[tuple[str, Charges, asyncio.Future[list[Decision]]]]) -> None:
+        keys: list[str] = []
+        args: list[Any] = [len(batch)]
+        for key, charges, _ in batch:
+            args.append(len(charges))
+            for limit, amount in charges:
+                keys.append(f"{self.prefix}{key}:{limit.name}:{limit.algorithm.value}")
+                args += [limit.algorithm.value, limit.limit, limit.period, amount]
         try:
-            allowed, remaining, reset, retry = await self._script(
-                keys=[f"{self.prefix}{key}:{limit.name}:{limit.algorithm.value}"], args=args
-            )
+            results = await self._script(keys=keys, args=args)
         except (RedisError, OSError, TimeoutError) as exc:
-            if not self.fail_open:
-                raise QuotaUnavailable("the quota counters cannot be reached") from exc
-            log.warning("quota store unreachable, admitting (fail open): %s", exc)
-            return Decision(limit, True, limit.limit, 0.0)
-        return Decision(limit, bool(allowed), int(remaining), float(reset), float(retry))
+            choice = "open" if self.fail_open else "closed"
+            log.warning("quota store unreachable (failing %s): %s", choice, exc)
+            for _, charges, future in batch:
+                if future.done():
+                    continue
+                if self.fail_open:
+                    future.set_result(
+                        [Decision(limit, True, limit.limit, 0.0) for limit, _ in charges]
+                    )
+                else:
+                    future.set_exception(QuotaUnavailable("the quota counters cannot be reached"))
+            return
+        for (_, charges, future), group in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(
+                    [
+                        Decision(limit, bool(allowed), int(remaining), float(reset), float(retry))
+                        for (limit, _), (allowed, remaining, reset, retry) in zip(
+                            charges, group, strict=True
+                        )
+                    ]
+                )
 
     async def close(self) -> None:
+        for task in list(self._sending):
+            task.cancel()
         await self._redis.aclose()
