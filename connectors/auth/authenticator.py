@@ -7,6 +7,7 @@ names what it accepts; a valid credential without the scopes is a 403 (``authori
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 from connectors.auth.keys import KeyStore
@@ -75,6 +76,21 @@ class Authenticator:
             raise Unauthorized("the API key is unknown or revoked", self.challenge(requirement))
         return principal
 
+    def lapsed(self, principal: Principal) -> Unauthorized | None:
+        if principal.expires is not None and principal.expires <= time.time():
+            return Unauthorized(
+                "the credential expired", 'Bearer realm="mesh", error="invalid_token"'
+            )
+        scheme = self.schemes.get(principal.scheme)
+        is_key = scheme is not None and scheme.kind is SchemeKind.API_KEY
+        if is_key and self.keys is not None and not self.keys.active(principal.id[4:]):
+            assert scheme is not None
+            return Unauthorized("the API key was revoked", self.challenge_for(scheme))
+        return None
+
+    def challenge_for(self, scheme: Scheme) -> str:
+        return f'ApiKey realm="mesh", in="{scheme.location.value}", name="{scheme.parameter}"'
+
     def challenge(self, requirement: Requirement, bearer_error: str = "") -> str:
         """The ``WWW-Authenticate`` value: a challenge per kind of scheme the route accepts."""
         parts = []
@@ -83,7 +99,5 @@ class Authenticator:
             if scheme.kind is SchemeKind.BEARER:
                 parts.append('Bearer realm="mesh"' + (f", {bearer_error}" if bearer_error else ""))
             else:
-                parts.append(
-                    f'ApiKey realm="mesh", in="{scheme.location.value}", name="{scheme.parameter}"'
-                )
+                parts.append(self.challenge_for(scheme))
         return ", ".join(dict.fromkeys(parts))

@@ -99,6 +99,12 @@ class KeyStore:
             claims={"name": record.name, "plan": record.plan},
         )
 
+    def active(self, key_id: str) -> bool:
+        """Whether the key is known and not revoked (as of the last reload)."""
+        self._reload_if_due()
+        record = self._records.get(key_id)
+        return record is not None and record.revoked is None
+
     def _digest(self, key: str) -> str:
         return hmac.new(self._secret, key.encode(), hashlib.sha256).hexdigest()
 

@@ -150,7 +150,11 @@ class GatewayService(pb_grpc.GatewayServicer):
             while not state.closing.is_set():
                 written = subscription.cursor  # where a client that stops now resumes
                 try:
-                    items = await subscription.next_batch(state.settings.stream_batch_limit, _QUIET)
+                    wait = state.wait_limit(caller, _QUIET)
+                    items = await subscription.next_batch(state.settings.stream_batch_limit, wait)
+                    lapsed = state.lapsed(caller)
+                    if lapsed is not None:
+                        raise lapsed
                 except MeshError as exc:
                     _finish(context, exc, written)
                     return

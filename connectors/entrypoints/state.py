@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -14,7 +15,7 @@ from connectors.limits.stores import MemoryStore
 from mesh.core.address import WILDCARD
 from mesh.core.auth import Authenticator, Credentials, NoAuthenticator, Requirement
 from mesh.core.connector import Endpoint, Restart, StreamItem, Subscription
-from mesh.core.errors import InvalidParameter
+from mesh.core.errors import InvalidParameter, MeshError
 from mesh.core.exchange import Exchange
 from mesh.core.idempotency import IdempotencyStore
 from mesh.core.message import Message, Receipt
@@ -97,6 +98,15 @@ class GatewayState:
         decision = await self.limits.charge(caller.consumer, amounts)
         if decision is not None:
             caller.decision = decision
+
+    def lapsed(self, caller: Caller) -> MeshError | None:
+        """Why a stream's caller may no longer read (its credential expired or was revoked)."""
+        return self.auth.lapsed(caller.principal)
+
+    def wait_limit(self, caller: Caller, wait: float) -> float:
+        """``wait``, shortened so that a stream wakes when its caller's credential expires."""
+        expires = caller.principal.expires
+        return wait if expires is None else max(0.01, min(wait, expires - time.time()))
 
     def address(self, match: RouteMatch, action: Action) -> str:
         """The broker address ``match`` names, checked by the route and its endpoint.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from connectors.entrypoints.caller import CALLER, NOBODY
+from connectors.entrypoints.caller import CALLER, NOBODY, Caller
 from connectors.entrypoints.cors import add_cors_headers
 from connectors.entrypoints.encoding import (
     message_json,
@@ -86,7 +86,7 @@ async def stream(
                 f"retry: {settings.retry_ms}\n".encode() + sse_comment("stream open")
             )
             sink = _Sink(response, request.transport, settings.write_timeout)
-            await _pump(state, match, subscription, sink)
+            await _pump(state, match, subscription, sink, request.get(CALLER, NOBODY))
         except ConnectionResetError:
             pass  # the client left; its subscription closes below
         finally:
@@ -95,7 +95,11 @@ async def stream(
 
 
 async def _pump(
-    state: GatewayState, match: RouteMatch, subscription: Subscription, sink: _Sink
+    state: GatewayState,
+    match: RouteMatch,
+    subscription: Subscription,
+    sink: _Sink,
+    caller: Caller,
 ) -> None:
     settings = state.settings
 
@@ -108,7 +112,11 @@ async def _pump(
         try:
             # Wait until a message, the next heartbeat, or a wake-up at shutdown.
             quiet = max(0.01, settings.heartbeat_seconds - (loop.time() - idle_since))
+            quiet = state.wait_limit(caller, quiet)
             items = await subscription.next_batch(settings.stream_batch_limit, quiet)
+            lapsed = state.lapsed(caller)
+            if lapsed is not None:
+                raise lapsed
         except MeshError as exc:
             problem = problem_body(exc.code, exc.detail, **exc.extensions)
             await sink.write(sse_notice("mesh.error", problem, subscription.cursor))

@@ -42,6 +42,7 @@ from mesh.core.errors import (
     OriginNotAllowed,
     OutcomeUnknown,
     SubscriberTooSlow,
+    Unauthorized,
 )
 from mesh.core.media import dump_json, parse_json
 from mesh.core.message import Message, Receipt
@@ -131,7 +132,7 @@ async def _run(
         owned = [asyncio.create_task(_read(state, match, topic, socket, publishes, grant))]
         closing = asyncio.create_task(state.closing.wait())
         if subscription is not None:
-            push = _push(state, match, subscription, socket, transport)
+            push = _push(state, match, subscription, socket, transport, grant.caller)
             owned.append(asyncio.create_task(push))
         try:
             await asyncio.wait({owned[0], closing}, return_when=asyncio.FIRST_COMPLETED)
@@ -152,16 +153,22 @@ async def _push(
     subscription: Subscription,
     socket: web.WebSocketResponse,
     transport: asyncio.BaseTransport | None,
+    caller: Caller,
 ) -> None:
     def encode(message: Message) -> bytes:
         return dump_json({"type": "message", **message_json(state.delivered(match, message))})
 
     while not socket.closed:
         try:
-            items = await subscription.next_batch(state.settings.stream_batch_limit, _QUIET)
+            wait = state.wait_limit(caller, _QUIET)
+            items = await subscription.next_batch(state.settings.stream_batch_limit, wait)
+            lapsed = state.lapsed(caller)
+            if lapsed is not None:
+                raise lapsed
         except MeshError as exc:
             await _send(state, socket, {**_error(exc), "cursor": subscription.cursor})
             code = 1013 if isinstance(exc, SubscriberTooSlow) else 1011
+            code = 1008 if isinstance(exc, Unauthorized) else code
             await socket.close(code=code, message=exc.code.encode())
             return
         for item in items:

@@ -124,6 +124,10 @@ class Authenticator(Protocol):
         self, requirement: Requirement | None, credentials: Credentials
     ) -> Principal: ...
 
+    def lapsed(self, principal: Principal) -> Unauthorized | None:
+        """Why ``principal``'s credential no longer holds (expired, revoked), or None."""
+        ...
+
 
 class NoAuthenticator:
     """For a gateway with no protected routes: anyone may use an open route, nobody a closed one."""
@@ -134,6 +138,9 @@ class NoAuthenticator:
         if requirement is None or requirement.open:
             return ANONYMOUS
         raise Unauthorized("this route needs credentials the gateway cannot check")
+
+    def lapsed(self, principal: Principal) -> Unauthorized | None:
+        return None
 
 
 def authorize(requirement: Requirement, proven: Mapping[str, Principal]) -> Principal:

@@ -25,7 +25,7 @@ from grpc import aio
 from connectors.entrypoints.grpc_api import gateway_pb2 as pb
 from connectors.entrypoints.grpc_api import gateway_pb2_grpc as pb_grpc
 from mesh.broker import free_port
-from mesh.config import AuthConfig, JwtConfig, KeysConfig, Secret
+from mesh.config import AuthConfig, JwtConfig, KeysConfig, Secret, SseConfig
 from mesh.gateway import RunningGateway
 from tests.conftest import Start, write_spec
 
@@ -175,7 +175,7 @@ def _hs256(claims: dict[str, Any], secret: bytes) -> str:
 
 @asynccontextmanager
 async def secure_gateway(
-    tmp_path: Path, start_gateway: Start, issuer: Issuer, topic: str
+    tmp_path: Path, start_gateway: Start, issuer: Issuer, topic: str, **config: Any
 ) -> AsyncIterator[RunningGateway]:
     os.environ["MESH_TEST_KEY_SECRET"] = "key-secret"
     os.environ["MESH_TEST_ADMIN"] = ADMIN
@@ -186,7 +186,7 @@ async def secure_gateway(
         admin_token=Secret(env="MESH_TEST_ADMIN"),
     )
     spec = write_spec(tmp_path, SPEC % {"topic": topic})
-    async with start_gateway([spec], auth=auth) as gw:
+    async with start_gateway([spec], auth=auth, **config) as gw:
         yield gw
 
 
@@ -412,3 +412,42 @@ components:
     assert 'ApiKey realm="mesh", in="query", name="key"' in refused.headers["WWW-Authenticate"]
     assert (allowed.status, await allowed.json()) == (200, {"pong": True})
     assert open_.status == 404  # not protected: proxied, and the upstream has no /health
+
+
+async def test_streams_end_when_their_token_expires_or_their_key_is_revoked(
+    tmp_path: Path, start_gateway: Start, issuer: Issuer, topic: str, http: ClientSession
+) -> None:
+    heartbeat = SseConfig(heartbeat_seconds=0.5)  # a revocation is seen when the stream wakes
+    async with secure_gateway(tmp_path, start_gateway, issuer, topic, sse=heartbeat) as gw:
+        url = f"{gw.url}/{topic}"
+        short = issuer.token(exp=int(time.time()) + 2)
+        started = time.monotonic()
+        sse = await http.get(
+            url, params={"access_token": short}, headers={"Accept": "text/event-stream"}
+        )
+        ended = await asyncio.wait_for(sse.text(), 10)
+        sse_took = time.monotonic() - started
+        async with http.ws_connect(
+            url,
+            protocols=("mesh.v1",),
+            headers={"Authorization": f"Bearer {issuer.token(exp=int(time.time()) + 2)}"},
+        ) as ws:
+            frame = await ws.receive_json(timeout=10)
+            await ws.receive(timeout=5)
+            close_code = ws.close_code
+        issued = await issue_key(http, gw, [])
+        keyed = await http.get(
+            url, headers={"X-API-Key": issued["key"], "Accept": "text/event-stream"}
+        )
+        await http.delete(
+            f"{gw.url}/_mesh/admin/keys/{issued['id']}",
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
+        stopped = await asyncio.wait_for(keyed.text(), 5)
+    assert "event: mesh.error" in ended
+    assert '"code":"unauthorized"' in ended
+    assert "expired" in ended
+    assert 1.5 < sse_took < 5
+    assert (frame["type"], frame["problem"]["code"], close_code) == ("error", "unauthorized", 1008)
+    assert '"code":"unauthorized"' in stopped
+    assert "revoked" in stopped
