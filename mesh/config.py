@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from mesh.specs.source import parse_text
 
 __all__ = [
+    "AclRuleConfig",
     "AuthConfig",
     "CorsConfig",
     "GatewayConfig",
@@ -357,6 +358,23 @@ class QuotaConfig(_Strict):
     plan_claim: str = Field(default="plan", description="JWT claim that names a plan")
 
 
+class AclRuleConfig(_Strict):
+    """Who may do what on which channels (docs/auth.md#channel-acls)."""
+
+    channels: list[str] = Field(description="route paths, e.g. /iot/devices/{deviceId}/telemetry")
+    actions: list[Literal["publish", "subscribe"]]
+    keys: list[str] = Field(default_factory=list, description="API key ids")
+    subjects: list[str] = Field(default_factory=list, description="JWT 'sub' values")
+    scopes: list[str] = Field(default_factory=list, description="scopes the principal must have")
+    groups: list[str] = Field(default_factory=list, description="any of these groups")
+    claims: dict[str, str] = Field(default_factory=dict, description="claims that must equal these")
+    parameters: dict[str, str] = Field(
+        default_factory=dict,
+        description="per address parameter: a glob (acme-*, *) or {claim}, the principal's claim",
+    )
+    groups_claim: str = "groups"
+
+
 class GatewayConfig(_Strict):
     """The whole gateway configuration (every key optional)."""
 
@@ -378,6 +396,7 @@ class GatewayConfig(_Strict):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    acl: list[AclRuleConfig] = Field(default_factory=list)
     plans: dict[str, PlanConfig] = Field(default_factory=dict)
     quotas: QuotaConfig = Field(default_factory=QuotaConfig)
     drain_seconds: float = Field(default=5.0, ge=0, description="grace for streams on shutdown")

@@ -29,6 +29,7 @@ from connectors.limits.limiter import Limiter
 from connectors.limits.stores import MemoryStore, QuotaStore, RedisStore
 from connectors.registry import load_connectors
 from mesh.config import PERIODS, GatewayConfig, PlanConfig, SaslConfig, Secret, TlsConfig
+from mesh.core.acl import AclRule, Acls
 from mesh.core.connector import Connector, Endpoint, EndpointSettings
 from mesh.core.errors import InvalidParameter
 from mesh.core.idempotency import IdempotencyStore
@@ -101,6 +102,7 @@ async def serve(
     """Run the gateway until the block exits; the caller handles signals."""
     connectors = connectors if connectors is not None else load_connectors()
     compiled = load(config, connectors)
+    _check_acl_channels(config, compiled)
     async with AsyncExitStack() as stack:
         endpoints = await _start_endpoints(stack, compiled, config, connectors)
         keys = key_store(config)
@@ -117,6 +119,7 @@ async def serve(
             upstreams=await _start_upstreams(stack, compiled, config),
             auth=Authenticator(compiled.schemes, keys, _verifiers(config)),
             limits=await _limiter(stack, config),
+            acls=_acls(config),
         )
         runner = web.AppRunner(
             build_app(state, _admin(config, keys)),
@@ -225,6 +228,34 @@ async def _limiter(stack: AsyncExitStack, config: GatewayConfig) -> Limiter:
     stack.push_async_callback(store.close)
     plans = {name: _plan(name, plan) for name, plan in config.plans.items()}
     return Limiter(plans, store, quotas.default_plan, quotas.anonymous_plan, quotas.plan_claim)
+
+
+def _check_acl_channels(config: GatewayConfig, compiled: Compiled) -> None:
+    """A rule naming a channel no route serves would protect nothing: refuse to start."""
+    served = {route.path.text for route in compiled.routes.routes}
+    for index, rule in enumerate(config.acl):
+        for channel in rule.channels:
+            if channel not in served:
+                raise ValueError(f"acl[{index}] names {channel!r}, which no route serves")
+
+
+def _acls(config: GatewayConfig) -> Acls:
+    return Acls(
+        tuple(
+            AclRule(
+                channels=frozenset(rule.channels),
+                actions=frozenset(Action(a) for a in rule.actions),
+                keys=frozenset(rule.keys),
+                subjects=frozenset(rule.subjects),
+                scopes=frozenset(rule.scopes),
+                groups=frozenset(rule.groups),
+                claims=dict(rule.claims),
+                parameters=dict(rule.parameters),
+                groups_claim=rule.groups_claim,
+            )
+            for rule in config.acl
+        )
+    )
 
 
 def _plan(name: str, plan: PlanConfig) -> Plan:

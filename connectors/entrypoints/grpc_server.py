@@ -231,7 +231,9 @@ class GatewayService(pb_grpc.GatewayServicer):
     ) -> Caller:
         credentials = Credentials(headers=metadata, query={}, cookies={})
         requirement = match.route.security.get(action)
-        return await self._state.admit(requirement, credentials, peer, defer)
+        caller = await self._state.admit(requirement, credentials, peer, defer)
+        self._state.authorize(match, action, caller)
+        return caller
 
     def _message(
         self, match: RouteMatch, request: pb.PublishRequest, metadata: Mapping[str, str]

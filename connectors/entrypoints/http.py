@@ -146,6 +146,7 @@ async def _serve_channel(
         return await session(state, request, match, topic, Grant(request[CALLER], refused))
     if CALLER not in request:  # a linked operation admitted the caller already
         await _admit(state, request, match.route.security.get(action), defer=publishing)
+    state.authorize(match, action, request[CALLER])
     if publishing:
         return await publish(state, request, match, topic)
     accept = request.headers.get("Accept", "*/*")
@@ -174,6 +175,12 @@ async def _admit_session(
     primary = Action.SUBSCRIBE if Action.SUBSCRIBE in match.route.actions else Action.PUBLISH
     if CALLER not in request:
         await _admit(state, request, match.route.security.get(primary))
+    state.authorize(match, primary, request[CALLER])
+    if Action.PUBLISH in match.route.actions and Action.PUBLISH not in refusals:
+        try:
+            state.authorize(match, Action.PUBLISH, request[CALLER])
+        except Forbidden as exc:
+            refusals[Action.PUBLISH] = exc
     return refusals.get(Action.PUBLISH)
 
 

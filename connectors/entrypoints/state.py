@@ -12,6 +12,7 @@ from connectors.entrypoints.caller import NOBODY, Caller
 from connectors.entrypoints.encoding import EncodingCache
 from connectors.limits.limiter import Limiter
 from connectors.limits.stores import MemoryStore
+from mesh.core.acl import Acls
 from mesh.core.address import WILDCARD
 from mesh.core.auth import Authenticator, Credentials, NoAuthenticator, Requirement
 from mesh.core.connector import Endpoint, Restart, StreamItem, Subscription
@@ -63,6 +64,7 @@ class GatewayState:
     upstreams: Mapping[str, Upstream] = field(default_factory=dict)
     auth: Authenticator = field(default_factory=NoAuthenticator)
     limits: Limiter = field(default_factory=lambda: Limiter({}, MemoryStore()))
+    acls: Acls = field(default_factory=Acls)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     encodings: EncodingCache = field(default_factory=EncodingCache)
     streams: dict[asyncio.Task[Any], Subscription | None] = field(default_factory=dict)
@@ -87,6 +89,11 @@ class GatewayState:
             return Caller(principal, consumer, deferred=True)
         decision = await self.limits.charge(consumer, {Measure.REQUESTS: 1})
         return Caller(principal, consumer, decision)
+
+    def authorize(self, match: RouteMatch, action: Action, caller: Caller) -> None:
+        """Raise ``Forbidden`` unless the channel ACLs let the caller ``action`` this route with
+        these parameter values."""
+        self.acls.check(match.route.path.text, action, caller.principal, match.values)
 
     async def charge(self, caller: Caller, messages: Sequence[Message]) -> None:
         """Count published messages and their bytes (and a deferred request) against the

@@ -25,7 +25,7 @@ from grpc import aio
 from connectors.entrypoints.grpc_api import gateway_pb2 as pb
 from connectors.entrypoints.grpc_api import gateway_pb2_grpc as pb_grpc
 from mesh.broker import free_port
-from mesh.config import AuthConfig, JwtConfig, KeysConfig, Secret, SseConfig
+from mesh.config import AclRuleConfig, AuthConfig, JwtConfig, KeysConfig, Secret, SseConfig
 from mesh.gateway import RunningGateway
 from tests.conftest import Start, write_spec
 
@@ -451,3 +451,44 @@ async def test_streams_end_when_their_token_expires_or_their_key_is_revoked(
     assert (frame["type"], frame["problem"]["code"], close_code) == ("error", "unauthorized", 1008)
     assert '"code":"unauthorized"' in stopped
     assert "revoked" in stopped
+
+
+async def test_channel_acls_keep_each_tenant_to_its_own_partition(
+    tmp_path: Path, start_gateway: Start, issuer: Issuer, topic: str, http: ClientSession
+) -> None:
+    text = (SPEC % {"topic": topic + ".{tenant}"}).replace(
+        "    messages:\n      order:",
+        "    parameters:\n      tenant: {}\n    messages:\n      order:",
+    )
+    os.environ["MESH_TEST_KEY_SECRET"] = "key-secret"
+    jwt_config = JwtConfig(issuer=ISSUER, audience=AUDIENCE, jwks_url=issuer.jwks_url)
+    auth = AuthConfig(
+        jwt={"placing": jwt_config, "following": jwt_config},
+        keys=KeysConfig(file=tmp_path / "keys.json", secret=Secret(env="MESH_TEST_KEY_SECRET")),
+    )
+    path = f"/{topic}.{{tenant}}"
+    acl = [
+        AclRuleConfig(
+            channels=[path], actions=["publish", "subscribe"], parameters={"tenant": "{tenant}"}
+        )
+    ]
+    async with start_gateway([write_spec(tmp_path, text)], auth=auth, acl=acl) as gw:
+        acme = {"Authorization": f"Bearer {issuer.token(tenant='acme')}"}
+        own = await http.post(f"{gw.url}/{topic}.acme", json={"n": 1}, headers=acme)
+        other = await http.post(f"{gw.url}/{topic}.globex", json={"n": 1}, headers=acme)
+        read_other = await http.get(
+            f"{gw.url}/{topic}.globex", headers={**acme, "Accept": "application/json"}
+        )
+        async with aio.insecure_channel(f"127.0.0.1:{gw.grpc_port}") as channel:
+            stub: Any = pb_grpc.GatewayStub(channel)  # type: ignore[no-untyped-call]
+            with pytest.raises(aio.AioRpcError) as refused:
+                await stub.Publish(
+                    pb.PublishRequest(channel=f"/{topic}.globex", payload=b"{}"),
+                    metadata=(("authorization", acme["Authorization"]),),
+                )
+        body = await other.json()
+    assert own.status == 201
+    assert (other.status, body["code"]) == (403, "forbidden")
+    assert "globex" not in body["detail"]
+    assert read_other.status == 403
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
