@@ -7,6 +7,7 @@ written in the file itself: they name an environment variable or a file to read 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -397,6 +398,10 @@ class GatewayConfig(_Strict):
     http: HttpConfig = Field(default_factory=HttpConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
     acl: list[AclRuleConfig] = Field(default_factory=list)
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or CIDRs whose X-Forwarded-For/Forwarded the gateway believes",
+    )
     plans: dict[str, PlanConfig] = Field(default_factory=dict)
     quotas: QuotaConfig = Field(default_factory=QuotaConfig)
     drain_seconds: float = Field(default=5.0, ge=0, description="grace for streams on shutdown")
@@ -405,6 +410,13 @@ class GatewayConfig(_Strict):
     @classmethod
     def _no_credentials(cls, names: list[str]) -> list[str]:
         return check_forwarded(names)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            ipaddress.ip_network(value, strict=False)  # ValueError names the bad one
+        return values
 
     @model_validator(mode="after")
     def _plans_exist(self) -> GatewayConfig:

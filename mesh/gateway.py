@@ -21,6 +21,7 @@ from connectors.auth.keys import KeyStore
 from connectors.auth.tokens import JwtSettings, JwtVerifier
 from connectors.endpoints.http import HttpOptions, HttpUpstream
 from connectors.entrypoints.admin import AdminKeys
+from connectors.entrypoints.clients import networks
 from connectors.entrypoints.grpc_server import GrpcServer
 from connectors.entrypoints.http import build_app
 from connectors.entrypoints.openapi import describe
@@ -327,6 +328,7 @@ def entrypoint_settings(config: GatewayConfig) -> EntrypointSettings:
         cors_expose=tuple(config.cors.expose_headers),
         cors_credentials=config.cors.allow_credentials,
         cors_max_age=config.cors.max_age_seconds,
+        trusted_proxies=networks(config.trusted_proxies),
     )
 
 

@@ -14,6 +14,7 @@ from aiohttp import web
 from connectors.entrypoints.admin import AdminKeys
 from connectors.entrypoints.body import read_body
 from connectors.entrypoints.caller import CALLER
+from connectors.entrypoints.clients import client_address
 from connectors.entrypoints.cors import add_cors_headers, preflight
 from connectors.entrypoints.problem import (
     PROBLEM_JSON,
@@ -192,7 +193,8 @@ async def _admit(
 ) -> None:
     """Admit the request's caller (auth and request quotas) and keep it on the request; a
     publish (``defer``) counts its request with its messages."""
-    caller = await state.admit(requirement, credentials(request), request.remote, defer)
+    address = client_address(request, state.settings.trusted_proxies)
+    caller = await state.admit(requirement, credentials(request), address, defer)
     request[CALLER] = caller
 
 

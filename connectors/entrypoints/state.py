@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, overload
 
 from connectors.entrypoints.caller import NOBODY, Caller
+from connectors.entrypoints.clients import Networks
 from connectors.entrypoints.encoding import EncodingCache
 from connectors.limits.limiter import Limiter
 from connectors.limits.stores import MemoryStore
@@ -48,6 +49,7 @@ class EntrypointSettings:
     cors_expose: tuple[str, ...] = ()
     cors_credentials: bool = False
     cors_max_age: int = 600
+    trusted_proxies: Networks = ()
 
 
 @dataclass

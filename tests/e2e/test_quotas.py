@@ -210,3 +210,23 @@ async def test_two_gateway_processes_share_redis_counters_and_follow_the_failure
         assert after.status == 201
     else:
         assert (after.status, (await after.json())["code"]) == (503, "quota-unavailable")
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+async def test_forwarded_addresses_count_only_from_trusted_proxies(
+    tmp_path: Path, start_gateway: Start, topic: str, http: ClientSession, trusted: bool
+) -> None:
+    plans = {"anonymous": PlanConfig(limits=[LimitConfig(requests=1, per="minute")])}
+    quotas = QuotaConfig(anonymous_plan="anonymous")
+    proxies = ["127.0.0.1"] if trusted else []
+    async with start_gateway(
+        [spec(tmp_path, topic)], plans=plans, quotas=quotas, trusted_proxies=proxies
+    ) as gw:
+        url = f"{gw.url}/{topic}"
+        first = await http.post(url, json={}, headers={"X-Forwarded-For": "10.0.0.1"})
+        second = await http.post(url, json={}, headers={"X-Forwarded-For": "10.0.0.2"})
+        # a client's own forged entry is left of the hop the trusted proxy added
+        forged = await http.post(url, json={}, headers={"X-Forwarded-For": "10.0.0.9, 10.0.0.2"})
+    assert first.status == 201
+    assert second.status == (201 if trusted else 429)
+    assert forged.status == 429
