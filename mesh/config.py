@@ -30,6 +30,7 @@ __all__ = [
     "LimitConfig",
     "LimitsConfig",
     "ListenConfig",
+    "ListenerTlsConfig",
     "MqttConfig",
     "PlanConfig",
     "PollConfig",
@@ -376,6 +377,22 @@ class AclRuleConfig(_Strict):
     groups_claim: str = "groups"
 
 
+class ListenerTlsConfig(_Strict):
+    """TLS on the gateway's own listeners: HTTPS/WSS and gRPC."""
+
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path | None = Field(
+        default=None, description="CA that signs client certificates (mTLS)"
+    )
+    client_certificates: Literal["optional", "required"] = Field(
+        default="optional", description="with a client CA: whether every client must present one"
+    )
+    reload_seconds: float = Field(
+        default=10.0, gt=0, description="how often the certificate files are checked for changes"
+    )
+
+
 class GatewayConfig(_Strict):
     """The whole gateway configuration (every key optional)."""
 
@@ -397,6 +414,7 @@ class GatewayConfig(_Strict):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    tls: ListenerTlsConfig | None = None
     acl: list[AclRuleConfig] = Field(default_factory=list)
     trusted_proxies: list[str] = Field(
         default_factory=list,

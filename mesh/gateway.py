@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from connectors.entrypoints.grpc_server import GrpcServer
 from connectors.entrypoints.http import build_app
 from connectors.entrypoints.openapi import describe
 from connectors.entrypoints.state import EntrypointSettings, GatewayState
+from connectors.entrypoints.tls import ListenerTls
 from connectors.limits.limiter import Limiter
 from connectors.limits.stores import MemoryStore, QuotaStore, RedisStore
 from connectors.registry import load_connectors
@@ -60,7 +61,8 @@ class RunningGateway:
 
     @property
     def url(self) -> str:
-        return f"http://{self.config.listen.host}:{self.port}"
+        scheme = "https" if self.config.tls is not None else "http"
+        return f"{scheme}://{self.config.listen.host}:{self.port}"
 
     def reload(self) -> Compiled:
         """Recompile the documents and swap the route table; endpoints must stay the same.
@@ -130,8 +132,15 @@ async def serve(
         )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, config.listen.host, config.listen.port, backlog=1024)
+        tls = _listener_tls(config)
+        context = None if tls is None else tls.ssl_context()
+        site = web.TCPSite(
+            runner, config.listen.host, config.listen.port, backlog=1024, ssl_context=context
+        )
         await site.start()
+        if tls is not None and context is not None:
+            watching = asyncio.create_task(tls.watch(context), name="tls-reload")
+            stack.push_async_callback(_cancel, watching)
         grpc_port = await _start_grpc(stack, state, config)
         stack.push_async_callback(_drain, state, config.drain_seconds)
         port = _bound_port(runner)
@@ -149,7 +158,7 @@ async def _start_grpc(
 ) -> int | None:
     if not config.grpc.enabled:
         return None
-    server = GrpcServer(state, config.grpc.host, config.grpc.port)
+    server = GrpcServer(state, config.grpc.host, config.grpc.port, _listener_tls(config))
     port = await server.start()
     stack.push_async_callback(server.stop, config.drain_seconds)
     log.info("serving gRPC (mesh.v1.Gateway) on %s:%d", config.grpc.host, port)
@@ -188,6 +197,25 @@ async def _start_upstreams(
         stack.push_async_callback(upstream.close)
         upstreams[name] = upstream
     return upstreams
+
+
+def _listener_tls(config: GatewayConfig) -> ListenerTls | None:
+    tls = config.tls
+    if tls is None:
+        return None
+    return ListenerTls(
+        cert_file=tls.cert_file,
+        key_file=tls.key_file,
+        client_ca_file=tls.client_ca_file,
+        client_certificates=tls.client_certificates if tls.client_ca_file else "none",
+        reload_seconds=tls.reload_seconds,
+    )
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
 
 
 def key_store(config: GatewayConfig) -> KeyStore | None:

@@ -57,6 +57,11 @@ class Authenticator:
     async def _prove(
         self, scheme: Scheme, credentials: Credentials, requirement: Requirement
     ) -> Principal | None:
+        if scheme.kind is SchemeKind.CERTIFICATE:
+            subject = credentials.certificate
+            if subject is None:
+                return None
+            return Principal(id=f"cert:{subject}", scheme=scheme.name, claims={"sub": subject})
         if scheme.kind is SchemeKind.BEARER:
             token = credentials.bearer()
             if token is None:
@@ -98,6 +103,8 @@ class Authenticator:
             scheme = self.schemes[name]
             if scheme.kind is SchemeKind.BEARER:
                 parts.append('Bearer realm="mesh"' + (f", {bearer_error}" if bearer_error else ""))
+            elif scheme.kind is SchemeKind.CERTIFICATE:
+                parts.append('Mutual realm="mesh"')
             else:
                 parts.append(self.challenge_for(scheme))
         return ", ".join(dict.fromkeys(parts))

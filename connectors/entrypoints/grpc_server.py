@@ -27,6 +27,7 @@ from connectors.entrypoints.grpc_api import gateway_pb2 as pb
 from connectors.entrypoints.grpc_api import gateway_pb2_grpc as pb_grpc
 from connectors.entrypoints.problem import problem_body
 from connectors.entrypoints.state import GatewayState
+from connectors.entrypoints.tls import ListenerTls
 from mesh.core.auth import Credentials
 from mesh.core.connector import Restart, StartAt, StreamItem
 from mesh.core.errors import (
@@ -74,6 +75,7 @@ STATUS: tuple[tuple[type[MeshError], grpc.StatusCode], ...] = (
     (UpstreamError, grpc.StatusCode.UNAVAILABLE),
 )
 _OUTCOMES = ((NotSent, pb.NOT_SENT), (OutcomeUnknown, pb.UNKNOWN))
+_CERTIFICATE = ":certificate"
 _QUIET = 30.0  # a stream's read waits this long for a message unless woken at shutdown
 _WINDOW = 256  # publishes of one PublishStream in flight at once
 
@@ -229,7 +231,8 @@ class GatewayService(pb_grpc.GatewayServicer):
         peer: str | None,
         defer: bool = False,
     ) -> Caller:
-        credentials = Credentials(headers=metadata, query={}, cookies={})
+        subject = metadata.get(_CERTIFICATE)
+        credentials = Credentials(headers=metadata, query={}, cookies={}, certificate=subject)
         requirement = match.route.security.get(action)
         caller = await self._state.admit(requirement, credentials, peer, defer)
         self._state.authorize(match, action, caller)
@@ -323,7 +326,13 @@ def _peer(context: aio.ServicerContext) -> str | None:
 
 
 def _metadata(context: aio.ServicerContext) -> dict[str, str]:
-    return {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+    """The request metadata, plus the verified client certificate's subject under a key no
+    client can send (gRPC reserves keys that start with a colon)."""
+    found = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+    subjects = (context.auth_context() or {}).get("x509_subject") or []
+    if subjects:
+        found[_CERTIFICATE] = subjects[0].decode(errors="replace")
+    return found
 
 
 async def _abort(context: aio.ServicerContext, error: MeshError) -> Any:
@@ -343,7 +352,9 @@ def _finish(context: aio.ServicerContext, error: MeshError, cursor: str) -> None
 class GrpcServer:
     """The gRPC server of one gateway: ``start`` it, then ``stop`` it once."""
 
-    def __init__(self, state: GatewayState, host: str, port: int) -> None:
+    def __init__(
+        self, state: GatewayState, host: str, port: int, tls: ListenerTls | None = None
+    ) -> None:
         limit = state.settings.max_body_bytes + 65_536
         self._state = state
         self._server = aio.server(
@@ -356,6 +367,7 @@ class GrpcServer:
             ]
         )
         self._address = f"{host}:{port}"
+        self._tls = tls
         self._health = health_aio.HealthServicer()
         self._watch: asyncio.Task[None] | None = None
         self.port = 0
@@ -367,7 +379,10 @@ class GrpcServer:
         reflection.enable_server_reflection(
             (SERVICE, HEALTH, reflection.SERVICE_NAME), self._server
         )
-        self.port = self._server.add_insecure_port(self._address)
+        if self._tls is None:
+            self.port = self._server.add_insecure_port(self._address)
+        else:
+            self.port = self._server.add_secure_port(self._address, self._tls.grpc_credentials())
         await self._server.start()
         self._watch = asyncio.create_task(self._report_health(), name="grpc-health")
         return self.port

@@ -27,6 +27,7 @@ from connectors.entrypoints.proxy import check_parameters, proxy
 from connectors.entrypoints.rest import publish
 from connectors.entrypoints.state import GatewayState
 from connectors.entrypoints.subscribe import poll, stream
+from connectors.entrypoints.tls import certificate_subject
 from connectors.entrypoints.websocket import Grant, is_websocket, session
 from mesh.core.auth import Credentials, Requirement
 from mesh.core.errors import (
@@ -210,7 +211,10 @@ def rate_limit_headers(response: web.StreamResponse, decision: Decision) -> None
 def credentials(request: web.Request) -> Credentials:
     """What the request carries to prove who sent it."""
     cookies = request.cookies if "Cookie" in request.headers else {}
-    return Credentials(headers=request.headers, query=request.query, cookies=cookies)
+    transport = request.transport
+    peer = transport.get_extra_info("peercert") if transport is not None else None
+    subject = certificate_subject(peer)
+    return Credentials(request.headers, request.query, cookies, subject)
 
 
 def _methods(match: RouteMatch) -> list[str]:

@@ -34,6 +34,7 @@ __all__ = [
 class SchemeKind(enum.Enum):
     API_KEY = "apiKey"  # a key issued by the gateway (mesh keys ...), in a header, query or cookie
     BEARER = "bearer"  # a JWT in Authorization: Bearer (or the access_token query parameter)
+    CERTIFICATE = "certificate"  # a client certificate the TLS listener verified (mTLS)
 
 
 class KeyLocation(enum.Enum):
@@ -94,6 +95,7 @@ class Credentials:
     headers: Mapping[str, str]
     query: Mapping[str, str]
     cookies: Mapping[str, str]
+    certificate: str | None = None  # the verified client certificate's subject
 
     def bearer(self) -> str | None:
         """A bearer token: the ``Authorization`` header, else the ``access_token`` query

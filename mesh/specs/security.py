@@ -90,6 +90,14 @@ class Schemes:
                 f"bearer scheme {scheme.name!r} needs auth.jwt.{scheme.name} in "
                 "the gateway config (issuer, audience, keys)",
             )
+        tls = self.config.tls
+        if scheme.kind is SchemeKind.CERTIFICATE and (tls is None or tls.client_ca_file is None):
+            raise _error(
+                file,
+                pointer,
+                f"certificate scheme {scheme.name!r} needs tls.client_ca_file in the gateway "
+                "config",
+            )
         if scheme.kind is SchemeKind.API_KEY and auth.keys is None:
             raise _error(
                 file,
@@ -106,11 +114,14 @@ def _scheme(name: str, value: Mapping[str, Any], file: Path, pointer: str) -> Sc
         return Scheme(name, SchemeKind.BEARER)
     if kind in ("oauth2", "openIdConnect"):
         return Scheme(name, SchemeKind.BEARER)
+    if kind in ("X509", "mutualTLS"):
+        return Scheme(name, SchemeKind.CERTIFICATE)
     raise _error(
         file,
         pointer,
-        f"security scheme {name!r} ({kind}) cannot protect gateway routes yet; use an API key "
-        "(httpApiKey, OpenAPI apiKey) or a bearer token (http bearer, oauth2, openIdConnect)",
+        f"security scheme {name!r} ({kind}) cannot protect gateway routes; use an API key "
+        "(httpApiKey, OpenAPI apiKey), a bearer token (http bearer, oauth2, openIdConnect) or "
+        "a client certificate (X509, mutualTLS)",
     )
 
 

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -33,6 +32,7 @@ from mesh.config import (
     TlsConfig,
 )
 from mesh.gateway import RunningGateway, serve
+from tests.certs import certificates
 from tests.conftest import write_spec
 from tests.e2e.helpers import next_events
 from tests.e2e.proxy import FaultProxy
@@ -417,25 +417,6 @@ async def test_the_documents_last_will_is_published_when_the_connection_is_cut(
         await proxy.close()
     assert wills == [f"{prefix}/gateway gone"]
     assert after.status == 201
-
-
-def certificates(directory: Path) -> dict[str, Path]:
-    """A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl."""
-
-    def openssl(command: str) -> None:
-        run = ["openssl", *command.split()]
-        subprocess.run(run, cwd=directory, check=True, capture_output=True)
-
-    openssl("req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ca -keyout ca.key -out ca.pem")
-    for name, extension in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "")):
-        openssl(f"req -newkey rsa:2048 -nodes -subj /CN={name} -keyout {name}.key -out {name}.csr")
-        (directory / f"{name}.ext").write_text(extension + "\n")
-        openssl(
-            f"x509 -req -in {name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
-            f"-out {name}.pem -extfile {name}.ext"
-        )
-    names = ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")
-    return {name: directory / name for name in names}
 
 
 async def test_tls_with_a_client_certificate_from_the_config(
