@@ -312,6 +312,7 @@ class AuthConfig(_Strict):
 
 
 PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+MEASURES = ("requests", "messages", "bytes", "delivered_messages", "delivered_bytes")
 
 
 class LimitConfig(_Strict):
@@ -320,6 +321,12 @@ class LimitConfig(_Strict):
     requests: int | None = Field(default=None, gt=0)
     messages: int | None = Field(default=None, gt=0, description="published (and acked) messages")
     bytes: int | None = Field(default=None, gt=0, description="published payload bytes")
+    delivered_messages: int | None = Field(
+        default=None, gt=0, description="messages written to the consumer's streams and polls"
+    )
+    delivered_bytes: int | None = Field(
+        default=None, gt=0, description="payload bytes written to the consumer's streams and polls"
+    )
     per: Literal["second", "minute", "hour", "day"]
     algorithm: Literal["token_bucket", "fixed_window", "sliding_window"] = Field(
         default="token_bucket",
@@ -328,8 +335,8 @@ class LimitConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_measure(self) -> LimitConfig:
-        if sum(v is not None for v in (self.requests, self.messages, self.bytes)) != 1:
-            raise ValueError("a limit counts exactly one of requests, messages or bytes")
+        if sum(v is not None for v in (getattr(self, m) for m in MEASURES)) != 1:
+            raise ValueError(f"a limit counts exactly one of {', '.join(MEASURES)}")
         return self
 
 

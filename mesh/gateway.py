@@ -30,7 +30,7 @@ from connectors.entrypoints.tls import ListenerTls
 from connectors.limits.limiter import Limiter
 from connectors.limits.stores import MemoryStore, QuotaStore, RedisStore
 from connectors.registry import load_connectors
-from mesh.config import PERIODS, GatewayConfig, PlanConfig, SaslConfig, Secret, TlsConfig
+from mesh.config import MEASURES, PERIODS, GatewayConfig, PlanConfig, SaslConfig, Secret, TlsConfig
 from mesh.core.acl import AclRule, Acls
 from mesh.core.connector import Connector, Endpoint, EndpointSettings
 from mesh.core.errors import InvalidParameter
@@ -292,7 +292,7 @@ def _plan(name: str, plan: PlanConfig) -> Plan:
     for limit in plan.limits:
         measure, amount = next(
             (Measure(m), getattr(limit, m))
-            for m in ("requests", "messages", "bytes")
+            for m in MEASURES
             if getattr(limit, m) is not None
         )
         limits.append(Limit(measure, amount, PERIODS[limit.per], Algorithm(limit.algorithm)))

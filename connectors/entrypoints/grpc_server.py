@@ -157,6 +157,7 @@ class GatewayService(pb_grpc.GatewayServicer):
                     lapsed = state.lapsed(caller)
                     if lapsed is not None:
                         raise lapsed
+                    await state.charge_delivery(caller, items)
                 except MeshError as exc:
                     _finish(context, exc, written)
                     return

@@ -92,6 +92,17 @@ class GatewayState:
         decision = await self.limits.charge(consumer, {Measure.REQUESTS: 1})
         return Caller(principal, consumer, decision)
 
+    async def charge_delivery(self, caller: Caller, items: Sequence[StreamItem]) -> None:
+        """Count messages about to be written to the caller's stream or poll; ``QuotaExceeded``
+        means they must not be written (the stream ends at the cursor before them)."""
+        messages = [i for i in items if isinstance(i, Message)]
+        if messages:
+            amounts = {
+                Measure.DELIVERED_MESSAGES: len(messages),
+                Measure.DELIVERED_BYTES: sum(len(m.payload) for m in messages),
+            }
+            await self.limits.charge(caller.consumer, amounts)
+
     def authorize(self, match: RouteMatch, action: Action, caller: Caller) -> None:
         """Raise ``Forbidden`` unless the channel ACLs let the caller ``action`` this route with
         these parameter values."""

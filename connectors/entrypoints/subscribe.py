@@ -113,13 +113,16 @@ async def _pump(
             # Wait until a message, the next heartbeat, or a wake-up at shutdown.
             quiet = max(0.01, settings.heartbeat_seconds - (loop.time() - idle_since))
             quiet = state.wait_limit(caller, quiet)
+            before = subscription.cursor
             items = await subscription.next_batch(settings.stream_batch_limit, quiet)
             lapsed = state.lapsed(caller)
             if lapsed is not None:
                 raise lapsed
+            await state.charge_delivery(caller, items)
         except MeshError as exc:
+            # nothing fetched in this turn was written: resuming from ``before`` loses nothing
             problem = problem_body(exc.code, exc.detail, **exc.extensions)
-            await sink.write(sse_notice("mesh.error", problem, subscription.cursor))
+            await sink.write(sse_notice("mesh.error", problem, before))
             return
         if items:
             chunks = [
@@ -181,6 +184,7 @@ async def poll(
             items += batch
             if not batch and (items or loop.time() >= deadline - _FIRST_FETCH):
                 break
+        await state.charge_delivery(request.get(CALLER, NOBODY), items)
         named = [state.delivered(match, item) for item in items]
         body = {
             "messages": [message_json(i) for i in named if not isinstance(i, Restart)],

@@ -41,6 +41,7 @@ from mesh.core.errors import (
     NotSent,
     OriginNotAllowed,
     OutcomeUnknown,
+    QuotaExceeded,
     SubscriberTooSlow,
     Unauthorized,
 )
@@ -161,13 +162,15 @@ async def _push(
     while not socket.closed:
         try:
             wait = state.wait_limit(caller, _QUIET)
+            before = subscription.cursor
             items = await subscription.next_batch(state.settings.stream_batch_limit, wait)
             lapsed = state.lapsed(caller)
             if lapsed is not None:
                 raise lapsed
+            await state.charge_delivery(caller, items)
         except MeshError as exc:
-            await _send(state, socket, {**_error(exc), "cursor": subscription.cursor})
-            code = 1013 if isinstance(exc, SubscriberTooSlow) else 1011
+            await _send(state, socket, {**_error(exc), "cursor": before})
+            code = 1013 if isinstance(exc, SubscriberTooSlow | QuotaExceeded) else 1011
             code = 1008 if isinstance(exc, Unauthorized) else code
             await socket.close(code=code, message=exc.code.encode())
             return

@@ -18,8 +18,10 @@ __all__ = ["Algorithm", "Decision", "Limit", "Measure", "Plan", "take"]
 
 class Measure(enum.Enum):
     REQUESTS = "requests"
-    MESSAGES = "messages"
-    BYTES = "bytes"
+    MESSAGES = "messages"  # published
+    BYTES = "bytes"  # published payload bytes
+    DELIVERED_MESSAGES = "delivered_messages"  # written to streams and polls
+    DELIVERED_BYTES = "delivered_bytes"
 
 
 class Algorithm(enum.Enum):

@@ -230,3 +230,29 @@ async def test_forwarded_addresses_count_only_from_trusted_proxies(
     assert first.status == 201
     assert second.status == (201 if trusted else 429)
     assert forged.status == 429
+
+
+async def test_a_delivery_quota_ends_streams_at_the_cursor_before_what_it_refused(
+    tmp_path: Path, start_gateway: Start, topic: str, http: ClientSession
+) -> None:
+    limit = LimitConfig(delivered_messages=3, per="hour", algorithm="fixed_window")
+    plans = {"anonymous": PlanConfig(limits=[limit])}
+    quotas = QuotaConfig(anonymous_plan="anonymous")
+    async with start_gateway([spec(tmp_path, topic)], plans=plans, quotas=quotas) as gw:
+        url = f"{gw.url}/{topic}"
+        for n in range(5):
+            await http.post(url, json={"n": n})
+        polled = await http.get(url, params={"from": "earliest", "limit": "3"})
+        first = await polled.json()
+        again = await http.get(url, params={"cursor": first["cursor"], "limit": "3"})
+        stream = await http.get(
+            url,
+            params={"cursor": first["cursor"]},
+            headers={"Accept": "text/event-stream"},
+        )
+        ended = await asyncio.wait_for(stream.text(), 10)
+    assert len(first["messages"]) == 3  # the topic's partitions interleave; three of five
+    assert (again.status, (await again.json())["code"]) == (429, "quota-exceeded")
+    assert "event: mesh.error" in ended
+    assert '"code":"quota-exceeded"' in ended
+    assert f"id: {first['cursor']}" in ended  # resume there later: nothing was skipped
