@@ -291,9 +291,7 @@ def _plan(name: str, plan: PlanConfig) -> Plan:
     limits = []
     for limit in plan.limits:
         measure, amount = next(
-            (Measure(m), getattr(limit, m))
-            for m in MEASURES
-            if getattr(limit, m) is not None
+            (Measure(m), getattr(limit, m)) for m in MEASURES if getattr(limit, m) is not None
         )
         limits.append(Limit(measure, amount, PERIODS[limit.per], Algorithm(limit.algorithm)))
     return Plan(name, tuple(limits), plan.max_streams)
