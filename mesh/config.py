@@ -38,6 +38,7 @@ __all__ = [
     "QuotaConfig",
     "SaslConfig",
     "Secret",
+    "SecurityOverride",
     "ServerOverride",
     "SpecEntry",
     "SseConfig",
@@ -110,6 +111,18 @@ class ServerOverride(_Strict):
     )
 
 
+Requirements = list[dict[str, list[str]]]
+
+
+class SecurityOverride(_Strict):
+    """Client-facing requirements stated outright, replacing what the operations say: per side,
+    security requirement objects (``{scheme: [scopes]}``; any one suffices; ``[]`` is open)
+    naming the document's ``components/securitySchemes``."""
+
+    publish: Requirements | None = None
+    subscribe: Requirements | None = None
+
+
 class SpecEntry(_Strict):
     path: Path
     base_path: str | None = Field(default=None, description="prefix for every route, e.g. /v1")
@@ -120,6 +133,9 @@ class SpecEntry(_Strict):
         default=None, description="what clients may do on every channel, replacing the default"
     )
     channels: dict[str, ChannelOverride] = Field(default_factory=dict)
+    security: SecurityOverride | None = Field(
+        default=None, description="client-facing requirements for every channel of the document"
+    )
     upstreams: list[str] | None = Field(
         default=None,
         description="OpenAPI: upstream base URLs replacing the document's servers "

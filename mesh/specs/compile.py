@@ -174,8 +174,36 @@ class _Builder:
             title=value.title or value.summary,
             description=value.description,
             bindings=_operation_bindings(doc, channel.pointer, protocol),
-            security=self._security(doc, channel.pointer),
+            security=self._stated(doc, entry, doc_ext, ext, self._security(doc, channel.pointer)),
         )
+
+    def _stated(
+        self,
+        doc: Document,
+        entry: SpecEntry,
+        doc_ext: DocumentExtension | None,
+        ext: ChannelExtension | None,
+        found: dict[Action, Requirement],
+    ) -> dict[Action, Requirement]:
+        """Requirements stated outright replace the operations': the gateway config's, then the
+        channel's ``x-mesh``, then the document's."""
+        stated = dict(found)
+        for action in Action:
+            for source, where in (
+                (entry.security, "gateway config"),
+                (ext and ext.security, "x-mesh"),
+                (doc_ext and doc_ext.security, "x-mesh"),
+            ):
+                listed = getattr(source, action.value, None) if source else None
+                if listed is None:
+                    continue
+                requirement = self.schemes.objects(doc, listed, f"/{where}/{action.value}")
+                if requirement.open:
+                    stated.pop(action, None)
+                else:
+                    stated[action] = requirement
+                break
+        return stated
 
     def _security(self, doc: Document, channel_pointer: str) -> dict[Action, Requirement]:
         """Per action, the alternatives of every operation granting it; open if one is open."""

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from mesh.config import check_forwarded
+from mesh.config import SecurityOverride, check_forwarded
 from mesh.specs.model import problems_from
 from mesh.specs.problems import SpecError
 
@@ -59,6 +59,10 @@ class ChannelExtension(_Strict):
         default=None, description="request headers copied into Kafka record headers"
     )
     server: str | None = Field(default=None, description="server to use when several match")
+    security: SecurityOverride | None = Field(
+        default=None,
+        description="client-facing requirements per side, replacing the operations' security",
+    )
 
     @field_validator("headers")
     @classmethod

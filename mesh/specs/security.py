@@ -14,7 +14,7 @@ config says). A route protected by any other kind is a load error.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,15 @@ class Schemes:
         if listed is None:
             listed, where = doc.data.get("security"), "/security"
         if not listed:  # absent, or [] which removes the document's
+            return Requirement(((),))
+        return self.objects(doc, listed, where)
+
+    def objects(
+        self, doc: Document, listed: Sequence[Mapping[str, Sequence[str]]], where: str
+    ) -> Requirement:
+        """Security requirement objects (``{scheme: [scopes]}``, any one suffices) naming the
+        document's ``components/securitySchemes``; ``[]`` is open."""
+        if not listed:
             return Requirement(((),))
         defined = (doc.data.get("components") or {}).get("securitySchemes") or {}
         alternatives = []

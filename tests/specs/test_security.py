@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from mesh.config import AuthConfig, GatewayConfig, JwtConfig, KeysConfig, Secret, SpecEntry
+from mesh.config import (
+    AuthConfig,
+    GatewayConfig,
+    JwtConfig,
+    KeysConfig,
+    Secret,
+    SecurityOverride,
+    SpecEntry,
+)
 from mesh.core.auth import Requirement, SchemeKind, SchemeNeed
 from mesh.core.routes import Action
 from mesh.specs.compile import Compiled, compile_gateway
@@ -92,3 +100,28 @@ components:
         "/b": None,  # an empty alternative: anonymous access is allowed
         "/c": None,
     }
+
+
+def test_requirements_stated_outright_replace_the_operations(tmp_path: Path) -> None:
+    refs = "{$ref: '#/components/securitySchemes/bearer'}"
+    text = (ASYNCAPI % {"read": refs}).replace(
+        "info: {title: T, version: 1.0.0}",
+        "info: {title: T, version: 1.0.0}\n"
+        "x-mesh: {security: {publish: [{key: []}], subscribe: []}}",
+    )
+    stated = compile_one(tmp_path, text)
+    (route,) = stated.routes.routes
+    assert route.security == {Action.PUBLISH: Requirement(((SchemeNeed("key"),),))}
+
+    entry = SpecEntry(
+        path=write_spec(tmp_path, text, "b.yaml"),
+        security=SecurityOverride(subscribe=[{"bearer": ["orders:read"]}]),
+    )
+    config = GatewayConfig(specs=[entry], auth=AUTH)
+    (route,) = compile_gateway(
+        [(load_document(entry.path), entry)], config, frozenset({"kafka"})
+    ).routes.routes
+    assert route.security[Action.SUBSCRIBE] == Requirement(
+        ((SchemeNeed("bearer", frozenset({"orders:read"})),),)
+    )
+    assert route.security[Action.PUBLISH] == Requirement(((SchemeNeed("key"),),))
