@@ -11,6 +11,8 @@ __all__ = ["certificates"]
 def certificates(directory: Path) -> dict[str, Path]:
     """A CA; two server certificates for 127.0.0.1 (CN server, server2); a client (CN client)."""
 
+    directory.mkdir(parents=True, exist_ok=True)
+
     def openssl(command: str) -> None:
         run = ["openssl", *command.split()]
         subprocess.run(run, cwd=directory, check=True, capture_output=True)

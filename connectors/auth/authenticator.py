@@ -87,7 +87,7 @@ class Authenticator:
                 "the credential expired", 'Bearer realm="mesh", error="invalid_token"'
             )
         scheme = self.schemes.get(principal.scheme)
-        is_key = scheme is not None and scheme.kind is SchemeKind.API_KEY
+        is_key = scheme is not None and scheme.kind in (SchemeKind.API_KEY, SchemeKind.BASIC)
         if is_key and self.keys is not None and not self.keys.active(principal.id[4:]):
             assert scheme is not None
             return Unauthorized("the API key was revoked", self.challenge_for(scheme))
@@ -105,6 +105,8 @@ class Authenticator:
                 parts.append('Bearer realm="mesh"' + (f", {bearer_error}" if bearer_error else ""))
             elif scheme.kind is SchemeKind.CERTIFICATE:
                 parts.append('Mutual realm="mesh"')
+            elif scheme.kind is SchemeKind.BASIC:
+                parts.append('Basic realm="mesh"')
             else:
                 parts.append(self.challenge_for(scheme))
         return ", ".join(dict.fromkeys(parts))

@@ -9,6 +9,7 @@ open. Entrypoints read ``Credentials`` from the request; an authenticator turns 
 
 from __future__ import annotations
 
+import base64
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ __all__ = [
 
 class SchemeKind(enum.Enum):
     API_KEY = "apiKey"  # a key issued by the gateway (mesh keys ...), in a header, query or cookie
+    BASIC = "basic"  # a key issued by the gateway as HTTP Basic's password (or user)
     BEARER = "bearer"  # a JWT in Authorization: Bearer (or the access_token query parameter)
     CERTIFICATE = "certificate"  # a client certificate the TLS listener verified (mTLS)
 
@@ -106,7 +108,25 @@ class Credentials:
             return token.strip()
         return self.query.get("access_token") or None
 
+    def basic(self) -> tuple[str, str] | None:
+        """HTTP Basic's user and password, when the request carries them."""
+        kind, _, encoded = self.headers.get("authorization", "").partition(" ")
+        if kind.lower() != "basic":
+            return None
+        try:
+            user, _, password = (
+                base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+            )
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return user, password
+
     def key(self, scheme: Scheme) -> str | None:
+        if scheme.kind is SchemeKind.BASIC:
+            found = self.basic()
+            if found is None:
+                return None
+            return (found[0] if scheme.parameter == "user" else found[1]) or None
         source = {
             KeyLocation.HEADER: self.headers,
             KeyLocation.QUERY: self.query,

@@ -107,7 +107,7 @@ class Schemes:
                 f"certificate scheme {scheme.name!r} needs tls.client_ca_file in the gateway "
                 "config",
             )
-        if scheme.kind is SchemeKind.API_KEY and auth.keys is None:
+        if scheme.kind in (SchemeKind.API_KEY, SchemeKind.BASIC) and auth.keys is None:
             raise _error(
                 file,
                 pointer,
@@ -121,6 +121,10 @@ def _scheme(name: str, value: Mapping[str, Any], file: Path, pointer: str) -> Sc
         return Scheme(name, SchemeKind.API_KEY, KeyLocation(value["in"]), str(value["name"]))
     if kind == "http" and str(value.get("scheme", "")).lower() == "bearer":
         return Scheme(name, SchemeKind.BEARER)
+    if kind == "http" and str(value.get("scheme", "")).lower() == "basic":
+        return Scheme(name, SchemeKind.BASIC, parameter="password")
+    if kind == "apiKey" and value.get("in") in ("user", "password"):  # AsyncAPI: Basic's parts
+        return Scheme(name, SchemeKind.BASIC, parameter=str(value["in"]))
     if kind in ("oauth2", "openIdConnect"):
         return Scheme(name, SchemeKind.BEARER)
     if kind in ("X509", "mutualTLS"):
@@ -129,8 +133,8 @@ def _scheme(name: str, value: Mapping[str, Any], file: Path, pointer: str) -> Sc
         file,
         pointer,
         f"security scheme {name!r} ({kind}) cannot protect gateway routes; use an API key "
-        "(httpApiKey, OpenAPI apiKey), a bearer token (http bearer, oauth2, openIdConnect) or "
-        "a client certificate (X509, mutualTLS)",
+        "(httpApiKey, apiKey, http basic), a bearer token (http bearer, oauth2, "
+        "openIdConnect) or a client certificate (X509, mutualTLS)",
     )
 
 

@@ -492,3 +492,31 @@ async def test_channel_acls_keep_each_tenant_to_its_own_partition(
     assert "globex" not in body["detail"]
     assert read_other.status == 403
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+async def test_http_basic_carries_an_api_key_as_its_password(
+    tmp_path: Path, start_gateway: Start, topic: str, http: ClientSession
+) -> None:
+    text = (
+        "asyncapi: 3.0.0\ninfo: {title: Basic, version: 1.0.0}\n"
+        "servers:\n  main: {host: 'localhost:9092', protocol: kafka}\n"
+        f"channels:\n  c: {{address: '{topic}'}}\n"
+        "operations:\n  put:\n    action: receive\n    channel: {$ref: '#/channels/c'}\n"
+        "    security: [{$ref: '#/components/securitySchemes/basic'}]\n"
+        "components:\n  securitySchemes:\n    basic: {type: http, scheme: basic}\n"
+    )
+    os.environ["MESH_TEST_KEY_SECRET"] = "key-secret"
+    auth = AuthConfig(
+        keys=KeysConfig(file=tmp_path / "keys.json", secret=Secret(env="MESH_TEST_KEY_SECRET"))
+    )
+    async with start_gateway([write_spec(tmp_path, text)], auth=auth) as gw:
+        key = gw.state.auth.keys.issue("legacy client").key  # type: ignore[attr-defined]
+        url = f"{gw.url}/{topic}"
+        good = await http.post(url, json={}, headers={"Authorization": basic("legacy", key)})
+        bad = await http.post(url, json={}, headers={"Authorization": basic("legacy", "wrong")})
+    assert good.status == 201
+    assert (bad.status, bad.headers["WWW-Authenticate"]) == (401, 'Basic realm="mesh"')

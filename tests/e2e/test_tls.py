@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 import pytest
-from aiohttp import ClientSession, TCPConnector
+from aiohttp import ClientError, ClientSession, TCPConnector
 from grpc import aio
 
 from connectors.entrypoints.grpc_api import gateway_pb2 as pb
@@ -113,3 +113,21 @@ async def test_grpc_over_tls_takes_the_client_certificate_as_the_principal(
     assert reply.outcome == pb.ACKED
     # grpcio cannot make client certificates optional: without one the handshake fails
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_a_client_certificate_from_another_ca_is_refused_in_the_handshake(
+    tmp_path: Path, start_gateway: Start, topic: str
+) -> None:
+    files = certificates(tmp_path / "ours")
+    strangers = certificates(tmp_path / "theirs")
+    tls = ListenerTlsConfig(
+        cert_file=files["server.pem"], key_file=files["server.key"], client_ca_file=files["ca.pem"]
+    )
+    context = ssl.create_default_context(cafile=files["ca.pem"])
+    context.load_cert_chain(strangers["client.pem"], strangers["client.key"])
+    async with (
+        start_gateway([spec(tmp_path, topic)], tls=tls) as gw,
+        ClientSession(connector=TCPConnector(ssl=context)) as http,
+    ):
+        with pytest.raises(ClientError):
+            await http.post(f"{gw.url}/{topic}", json={})
