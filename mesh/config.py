@@ -359,7 +359,7 @@ class LimitConfig(_Strict):
 class PlanConfig(_Strict):
     limits: list[LimitConfig] = Field(default_factory=list)
     max_streams: int | None = Field(
-        default=None, gt=0, description="concurrent streams per consumer, per gateway process"
+        default=None, gt=0, description="concurrent streams per consumer (shared with Redis)"
     )
 
 

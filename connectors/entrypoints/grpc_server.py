@@ -133,17 +133,17 @@ class GatewayService(pb_grpc.GatewayServicer):
         same write deadline as on SSE and WebSocket."""
         state = self._state
         start = StartAt.EARLIEST if request.start == pb.EARLIEST else StartAt.LATEST
-        held = contextlib.ExitStack()  # the caller's stream slot
+        held = contextlib.AsyncExitStack()  # the caller's stream slot
         try:
             match, topic = self._resolve(request.channel, Action.SUBSCRIBE)
             caller = await self._admit(match, Action.SUBSCRIBE, _metadata(context), _peer(context))
-            held.enter_context(state.limits.stream(caller.consumer))
+            await held.enter_async_context(state.limits.stream(caller.consumer))
             endpoint = state.endpoints[match.route.endpoint]
             subscription = await endpoint.subscribe(
                 topic, request.cursor or None, start, state.settings.subscribe_timeout
             )
         except MeshError as exc:
-            held.close()
+            await held.aclose()
             await _abort(context, exc)
         task = asyncio.current_task()
         assert task is not None
@@ -176,7 +176,7 @@ class GatewayService(pb_grpc.GatewayServicer):
         finally:
             state.streams.pop(task, None)
             await subscription.close()
-            held.close()
+            await held.aclose()
 
     async def _replies(
         self, group: list[pb.PublishRequest], metadata: Mapping[str, str], peer: str | None

@@ -45,7 +45,7 @@ async def opened(
     It holds one of the caller's concurrent streams (``QuotaExceeded`` past the plan's cap)."""
     cursor = request.headers.get("Last-Event-ID") or request.query.get("cursor") or None
     endpoint = state.endpoints[match.route.endpoint]
-    with state.limits.stream(request.get(CALLER, NOBODY).consumer):
+    async with state.limits.stream(request.get(CALLER, NOBODY).consumer):
         subscription = await endpoint.subscribe(
             topic, cursor, _start(request), state.settings.subscribe_timeout
         )

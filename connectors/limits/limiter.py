@@ -4,14 +4,15 @@ A consumer is an authenticated principal (its plan from the API key's record or 
 ``plan_claim``, else ``default_plan``), or, for anonymous callers, the client address on
 ``anonymous_plan``. Requests are charged when admitted, messages and bytes when published; a
 refusal is ``429 quota-exceeded`` with when to retry. Concurrent streams are capped per consumer
-in each gateway process.
+in the store (across processes with Redis).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from connectors.limits.stores import QuotaStore
@@ -42,7 +43,6 @@ class Limiter:
         self.default_plan = default_plan
         self.anonymous_plan = anonymous_plan
         self.plan_claim = plan_claim
-        self._streams: dict[str, int] = {}
 
     def consumer(self, principal: Principal, address: str | None) -> Consumer:
         if not principal.scheme:  # anonymous
@@ -77,24 +77,23 @@ class Limiter:
             )
         return min(decisions, key=lambda d: d.remaining / d.limit.limit)
 
-    @contextmanager
-    def stream(self, consumer: Consumer) -> Iterator[None]:
-        """Hold one of the consumer's concurrent streams while the block runs."""
+    @asynccontextmanager
+    async def stream(self, consumer: Consumer) -> AsyncIterator[None]:
+        """Hold one of the consumer's concurrent streams while the block runs (counted in the
+        store, so a Redis store caps streams across gateway processes)."""
         cap = consumer.plan.max_streams if consumer.plan else None
-        held = self._streams.get(consumer.key, 0)
-        if cap is not None and held >= cap:
+        if cap is None:
+            yield
+            return
+        stream = secrets.token_hex(8)
+        if not await self.store.hold(consumer.key, stream, cap):
             raise QuotaExceeded(
                 f"the plan allows {cap} concurrent streams", retry_after=1, policy="streams"
             )
-        self._streams[consumer.key] = held + 1
         try:
             yield
         finally:
-            left = self._streams[consumer.key] - 1
-            if left:
-                self._streams[consumer.key] = left
-            else:
-                del self._streams[consumer.key]
+            await self.store.release(consumer.key, stream)
 
     def _plan(self, name: str | None) -> Plan | None:
         return None if name is None else self.plans.get(name)

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -26,6 +27,12 @@ log = logging.getLogger("mesh.limits")
 
 
 class QuotaStore(Protocol):
+    async def hold(self, key: str, stream: str, cap: int) -> bool:
+        """Count one more open stream for ``key`` unless ``cap`` are open; False when full."""
+        ...
+
+    async def release(self, key: str, stream: str) -> None: ...
+
     async def take(self, key: str, charges: Sequence[tuple[Limit, int]]) -> list[Decision]:
         """Count each ``(limit, amount)`` for ``key``, all or none: when one limit refuses,
         nothing is counted. Raises ``QuotaUnavailable`` when the counters cannot be reached and
@@ -40,6 +47,20 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._states: dict[tuple[str, Limit], list[float]] = {}
+        self._streams: dict[str, set[str]] = {}
+
+    async def hold(self, key: str, stream: str, cap: int) -> bool:
+        held = self._streams.setdefault(key, set())
+        if len(held) >= cap:
+            return False
+        held.add(stream)
+        return True
+
+    async def release(self, key: str, stream: str) -> None:
+        held = self._streams.get(key, set())
+        held.discard(stream)
+        if not held:
+            self._streams.pop(key, None)
 
     async def take(self, key: str, charges: Sequence[tuple[Limit, int]]) -> list[Decision]:
         now = time.time()
@@ -119,6 +140,28 @@ return out
 
 Charges = Sequence[tuple[Limit, int]]
 
+# KEYS[1]: the consumer's open streams (a sorted set scored by lease expiry); ARGV: stream id,
+# cap, lease seconds. Leases of crashed processes lapse; live ones are renewed (RedisStore).
+_HOLD = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) * 1000))
+return 1
+"""
+_RENEW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, 'XX', now + tonumber(ARGV[1]), ARGV[i + 1])
+  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[1]) * 1000))
+end
+return 1
+"""
+LEASE_SECONDS = 60.0
+
 
 class RedisStore:
     """Counters shared by every gateway using the same Redis.
@@ -138,6 +181,45 @@ class RedisStore:
         self.prefix = prefix
         self._waiting: list[tuple[str, Charges, asyncio.Future[list[Decision]]]] = []
         self._sending: set[asyncio.Task[None]] = set()
+        self._hold: Any = self._redis.register_script(_HOLD)
+        self._renew: Any = self._redis.register_script(_RENEW)
+        self._held: dict[tuple[str, str], None] = {}
+        self._renewing: asyncio.Task[None] | None = None
+
+    async def hold(self, key: str, stream: str, cap: int) -> bool:
+        """A lease of ``LEASE_SECONDS`` in Redis, renewed while the stream is open, so the cap
+        holds across gateway processes and a crashed one's streams lapse."""
+        try:
+            held = bool(
+                await self._hold(keys=[self._streams(key)], args=[stream, cap, LEASE_SECONDS])
+            )
+        except (RedisError, OSError, TimeoutError) as exc:
+            if not self.fail_open:
+                raise QuotaUnavailable("the quota counters cannot be reached") from exc
+            return True
+        if held:
+            self._held[(key, stream)] = None
+            if self._renewing is None:
+                self._renewing = asyncio.get_running_loop().create_task(self._renew_forever())
+        return held
+
+    async def release(self, key: str, stream: str) -> None:
+        self._held.pop((key, stream), None)
+        with suppress(RedisError, OSError, TimeoutError):
+            await self._redis.zrem(self._streams(key), stream)
+
+    def _streams(self, key: str) -> str:
+        return f"{self.prefix}streams:{key}"
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(LEASE_SECONDS / 3)
+            held = list(self._held)
+            if not held:
+                continue
+            keys = [self._streams(key) for key, _ in held]
+            with suppress(RedisError, OSError, TimeoutError):
+                await self._renew(keys=keys, args=[LEASE_SECONDS, *(s for _, s in held)])
 
     async def take(self, key: str, charges: Charges) -> list[Decision]:
         loop = asyncio.get_running_loop()
@@ -188,6 +270,6 @@ class RedisStore:
                 )
 
     async def close(self) -> None:
-        for task in list(self._sending):
+        for task in [*self._sending, *([self._renewing] if self._renewing else [])]:
             task.cancel()
         await self._redis.aclose()

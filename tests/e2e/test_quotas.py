@@ -130,8 +130,17 @@ def redis_server() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     process.wait()
 
 
+SHARED_PLAN = {"limits": [{"requests": 50, "per": "hour", "algorithm": "fixed_window"}]}
+
+
 def gateway_process(
-    tmp_path: Path, name: str, bootstrap: str, topic: str, redis_port: int, fail: str
+    tmp_path: Path,
+    name: str,
+    bootstrap: str,
+    topic: str,
+    redis_port: int,
+    fail: str,
+    plan: dict[str, Any] = SHARED_PLAN,
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     config = tmp_path / f"{name}.json"
@@ -142,11 +151,7 @@ def gateway_process(
                 "grpc": {"enabled": False},
                 "specs": [{"path": str(spec(tmp_path, topic))}],
                 "servers": {"*": {"host": bootstrap, "protocol": "kafka"}},
-                "plans": {
-                    "shared": {
-                        "limits": [{"requests": 50, "per": "hour", "algorithm": "fixed_window"}]
-                    }
-                },
+                "plans": {"shared": plan},
                 "quotas": {
                     "store": "redis",
                     "redis_url": f"redis://127.0.0.1:{redis_port}/0",
@@ -256,3 +261,31 @@ async def test_a_delivery_quota_ends_streams_at_the_cursor_before_what_it_refuse
     assert "event: mesh.error" in ended
     assert '"code":"quota-exceeded"' in ended
     assert f"id: {first['cursor']}" in ended  # resume there later: nothing was skipped
+
+
+async def test_a_stream_cap_holds_across_gateway_processes_sharing_redis(
+    tmp_path: Path,
+    kafka: EmbeddedKafka,
+    topic: str,
+    http: ClientSession,
+    redis_server: tuple[int, subprocess.Popen[bytes]],
+) -> None:
+    redis_port, _ = redis_server
+    plan = {"max_streams": 1}
+    gateways = [
+        gateway_process(tmp_path, n, kafka.bootstrap, topic, redis_port, "closed", plan)
+        for n in "ab"
+    ]
+    accept = {"Accept": "text/event-stream"}
+    try:
+        for _, url in gateways:
+            await ready(http, url)
+        first = await http.get(f"{gateways[0][1]}/{topic}", headers=accept)
+        second = await http.get(f"{gateways[1][1]}/{topic}", headers=accept)
+        first_status, second_status = first.status, second.status
+        first.close()
+    finally:
+        for process, _ in gateways:
+            process.terminate()
+            process.wait(10)
+    assert (first_status, second_status) == (200, 429)
