@@ -522,3 +522,29 @@ async def test_http_basic_carries_an_api_key_as_its_password(
         bad = await http.post(url, json={}, headers={"Authorization": basic("legacy", "wrong")})
     assert good.status == 201
     assert (bad.status, bad.headers["WWW-Authenticate"]) == (401, 'Basic realm="mesh"')
+
+
+async def test_a_revoked_key_is_refused_by_every_entrypoint(
+    tmp_path: Path, start_gateway: Start, issuer: Issuer, topic: str, http: ClientSession
+) -> None:
+    async with secure_gateway(tmp_path, start_gateway, issuer, topic) as gw:
+        issued = await issue_key(http, gw, [])
+        await http.delete(
+            f"{gw.url}/_mesh/admin/keys/{issued['id']}",
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
+        key = {"X-API-Key": issued["key"]}
+        url = f"{gw.url}/{topic}"
+        rest = await http.post(url, json={}, headers=key)
+        sse = await http.get(url, headers={**key, "Accept": "text/event-stream"})
+        with pytest.raises(WSServerHandshakeError) as ws:
+            await http.ws_connect(url, protocols=("mesh.v1",), headers=key)
+        async with aio.insecure_channel(f"127.0.0.1:{gw.grpc_port}") as channel:
+            stub: Any = pb_grpc.GatewayStub(channel)  # type: ignore[no-untyped-call]
+            with pytest.raises(aio.AioRpcError) as grpc_refused:
+                await stub.Publish(
+                    pb.PublishRequest(channel=f"/{topic}", payload=b"{}"),
+                    metadata=(("x-api-key", issued["key"]),),
+                )
+    assert (rest.status, sse.status, ws.value.status) == (401, 401, 401)
+    assert grpc_refused.value.code() == grpc.StatusCode.UNAUTHENTICATED

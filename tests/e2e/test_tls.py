@@ -115,7 +115,7 @@ async def test_grpc_over_tls_takes_the_client_certificate_as_the_principal(
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
-async def test_a_client_certificate_from_another_ca_is_refused_in_the_handshake(
+async def test_a_client_certificate_from_another_ca_is_refused_on_https_wss_and_grpc(
     tmp_path: Path, start_gateway: Start, topic: str
 ) -> None:
     files = certificates(tmp_path / "ours")
@@ -125,9 +125,21 @@ async def test_a_client_certificate_from_another_ca_is_refused_in_the_handshake(
     )
     context = ssl.create_default_context(cafile=files["ca.pem"])
     context.load_cert_chain(strangers["client.pem"], strangers["client.key"])
+    mismatched = grpc.ssl_channel_credentials(
+        files["ca.pem"].read_bytes(),
+        strangers["client.key"].read_bytes(),
+        strangers["client.pem"].read_bytes(),
+    )
     async with (
         start_gateway([spec(tmp_path, topic)], tls=tls) as gw,
         ClientSession(connector=TCPConnector(ssl=context)) as http,
     ):
         with pytest.raises(ClientError):
             await http.post(f"{gw.url}/{topic}", json={})
+        with pytest.raises(ClientError):
+            await http.ws_connect(f"{gw.url}/{topic}", protocols=("mesh.v1",))
+        async with aio.secure_channel(f"127.0.0.1:{gw.grpc_port}", mismatched) as channel:
+            stub: Any = pb_grpc.GatewayStub(channel)  # type: ignore[no-untyped-call]
+            with pytest.raises(aio.AioRpcError) as refused:
+                await stub.Publish(pb.PublishRequest(channel=f"/{topic}", payload=b"{}"))
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
