@@ -1,20 +1,21 @@
-"""The HTTP server: channel routes (REST publish, SSE, long poll) and the gateway's own routes.
+"""The HTTP server: OpenAPI operations, channel routes (REST publish, SSE, long poll, WebSocket),
+the admin API and the gateway's own routes.
 
-One catch-all handler resolves the path in the current ``RouteTable`` and picks the entrypoint
-by method and ``Accept``. Every ``MeshError`` becomes a problem response here and nowhere else.
+One catch-all handler resolves the path (operations first, then the current ``RouteTable``),
+admits the caller and picks the entrypoint by method and ``Accept``. Every ``MeshError`` becomes
+a problem response here and nowhere else.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
 from connectors.entrypoints.admin import AdminKeys
+from connectors.entrypoints.admission import admit, admit_session, rate_limit_headers
 from connectors.entrypoints.body import read_body
 from connectors.entrypoints.caller import CALLER
-from connectors.entrypoints.clients import client_address
 from connectors.entrypoints.cors import add_cors_headers, preflight
 from connectors.entrypoints.problem import (
     PROBLEM_JSON,
@@ -27,21 +28,16 @@ from connectors.entrypoints.proxy import check_parameters, proxy
 from connectors.entrypoints.rest import publish
 from connectors.entrypoints.state import GatewayState
 from connectors.entrypoints.subscribe import poll, stream
-from connectors.entrypoints.tls import certificate_subject
 from connectors.entrypoints.websocket import Grant, is_websocket, session
-from mesh.core.auth import Credentials, Requirement
 from mesh.core.errors import (
-    Forbidden,
     MeshError,
     MethodNotAllowed,
     NotAcceptable,
     RouteNotFound,
-    Unauthorized,
 )
 from mesh.core.media import media_type
 from mesh.core.problems import PROBLEM_TYPES, problem_uri
 from mesh.core.proxy import Operation
-from mesh.core.quota import Decision
 from mesh.core.routes import Action, RouteMatch
 
 __all__ = ["STATE", "build_app"]
@@ -123,7 +119,7 @@ async def _operation(
     operation = methods.get(request.method)
     if operation is None:
         raise MethodNotAllowed(f"{request.method} is not allowed here", [*methods, "OPTIONS"])
-    await _admit(state, request, operation.security)
+    await admit(state, request, operation.security)
     if operation.channel is None:
         return await proxy(state, request, operation, values)
     check_parameters(operation, values, request)
@@ -144,10 +140,10 @@ async def _serve_channel(
     action = Action.PUBLISH if publishing else Action.SUBSCRIBE
     topic = state.address(match, action)
     if is_websocket(request) and not publishing:
-        refused = await _admit_session(state, request, match)
+        refused = await admit_session(state, request, match)
         return await session(state, request, match, topic, Grant(request[CALLER], refused))
     if CALLER not in request:  # a linked operation admitted the caller already
-        await _admit(state, request, match.route.security.get(action), defer=publishing)
+        await admit(state, request, match.route.security.get(action), defer=publishing)
     state.authorize(match, action, request[CALLER])
     if publishing:
         return await publish(state, request, match, topic)
@@ -157,64 +153,6 @@ async def _serve_channel(
     if any(kind in accept for kind in ("application/json", "*/*", "application/*")):
         return await poll(state, request, match, topic)
     raise NotAcceptable("ask for text/event-stream (a stream) or application/json (a poll)")
-
-
-async def _admit_session(
-    state: GatewayState, request: web.Request, match: RouteMatch
-) -> MeshError | None:
-    """Admit a WebSocket client for the actions of the route: refuse the session when it may not
-    do any; return why it may not publish, if so (its publishes are then nacked)."""
-    refusals: dict[Action, MeshError] = {}
-    for action in match.route.actions:
-        try:
-            await state.auth.authenticate(match.route.security.get(action), credentials(request))
-        except (Unauthorized, Forbidden) as exc:
-            refusals[action] = exc
-    if Action.SUBSCRIBE in refusals:
-        raise refusals[Action.SUBSCRIBE]
-    if Action.SUBSCRIBE not in match.route.actions and Action.PUBLISH in refusals:
-        raise refusals[Action.PUBLISH]
-    primary = Action.SUBSCRIBE if Action.SUBSCRIBE in match.route.actions else Action.PUBLISH
-    if CALLER not in request:
-        await _admit(state, request, match.route.security.get(primary))
-    state.authorize(match, primary, request[CALLER])
-    if Action.PUBLISH in match.route.actions and Action.PUBLISH not in refusals:
-        try:
-            state.authorize(match, Action.PUBLISH, request[CALLER])
-        except Forbidden as exc:
-            refusals[Action.PUBLISH] = exc
-    return refusals.get(Action.PUBLISH)
-
-
-async def _admit(
-    state: GatewayState,
-    request: web.Request,
-    requirement: Requirement | None,
-    defer: bool = False,
-) -> None:
-    """Admit the request's caller (auth and request quotas) and keep it on the request; a
-    publish (``defer``) counts its request with its messages."""
-    address = client_address(request, state.settings.trusted_proxies)
-    caller = await state.admit(requirement, credentials(request), address, defer)
-    request[CALLER] = caller
-
-
-def rate_limit_headers(response: web.StreamResponse, decision: Decision) -> None:
-    """The IETF ``RateLimit-Policy`` and ``RateLimit`` fields for the tightest request limit."""
-    limit = decision.limit
-    response.headers["RateLimit-Policy"] = f'"{limit.name}";q={limit.limit};w={limit.period:g}'
-    response.headers["RateLimit"] = (
-        f'"{limit.name}";r={decision.remaining};t={math.ceil(decision.reset)}'
-    )
-
-
-def credentials(request: web.Request) -> Credentials:
-    """What the request carries to prove who sent it."""
-    cookies = request.cookies if "Cookie" in request.headers else {}
-    transport = request.transport
-    peer = transport.get_extra_info("peercert") if transport is not None else None
-    subject = certificate_subject(peer)
-    return Credentials(request.headers, request.query, cookies, subject)
 
 
 def _methods(match: RouteMatch) -> list[str]:
