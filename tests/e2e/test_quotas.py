@@ -1,11 +1,12 @@
 """Plans and quotas on real sockets: memory counters, and Redis counters shared by two gateway
-processes, with Redis stopped mid-test."""
+processes, with Redis paused (slow) and then killed (down) mid-test."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -202,7 +203,14 @@ async def test_two_gateway_processes_share_redis_counters_and_follow_the_failure
             *(http.post(f"{gateways[n % 2][1]}/{topic}", json={"n": n}) for n in range(120))
         )
         admitted = sum(a.status == 201 for a in answers)
-        redis.kill()
+        redis.send_signal(signal.SIGSTOP)  # slow: Redis takes the request and never answers
+        try:
+            started = time.monotonic()
+            slow = await http.post(f"{gateways[1][1]}/{topic}", json={})
+            slow_took = time.monotonic() - started
+        finally:
+            redis.send_signal(signal.SIGCONT)
+        redis.kill()  # down
         redis.wait()
         after = await http.post(f"{gateways[0][1]}/{topic}", json={})
     finally:
@@ -211,9 +219,11 @@ async def test_two_gateway_processes_share_redis_counters_and_follow_the_failure
             process.wait(10)
     assert 50 <= admitted <= 52  # within 5% of the limit across both processes
     assert {a.status for a in answers} == {201, 429}
+    assert slow_took < 2  # the 100 ms timeout, not a hang
     if fail == "open":
-        assert after.status == 201
+        assert (slow.status, after.status) == (201, 201)
     else:
+        assert (slow.status, (await slow.json())["code"]) == (503, "quota-unavailable")
         assert (after.status, (await after.json())["code"]) == (503, "quota-unavailable")
 
 
