@@ -138,3 +138,35 @@ def test_run_with_a_broken_document_lists_its_problems(
     bad = write_spec(tmp_path, "asyncapi: 3.0.0\ninfo: {title: T, version: '1'}\nfoo: 1\n")
     assert main(["run", "--spec", str(bad)]) == 2
     assert f"{bad}: /foo: unknown field 'foo'" in capsys.readouterr().err
+
+
+def test_mesh_keys_issues_lists_and_revokes_keys_in_the_configured_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "secret").write_text("s3cret\n")
+    config = write_spec(
+        tmp_path,
+        json.dumps(
+            {
+                "auth": {
+                    "keys": {
+                        "file": str(tmp_path / "keys.json"),
+                        "secret": {"file": str(tmp_path / "secret")},
+                    }
+                }
+            }
+        ),
+        "mesh.json",
+    )
+    base = ["keys", "--config", str(config)]
+    assert main([*base, "create", "partner", "--scope", "orders:write", "--plan", "gold"]) == 0
+    issued = json.loads(capsys.readouterr().out)
+    assert issued["key"].startswith(f"mk_{issued['id']}_")
+    assert main([*base, "list"]) == 0
+    assert capsys.readouterr().out.split() == [issued["id"], "active", "partner", "orders:write"]
+    assert main([*base, "revoke", issued["id"]]) == 0
+    capsys.readouterr()
+    assert main([*base, "list"]) == 0
+    assert "revoked" in capsys.readouterr().out
+    assert issued["key"] not in (tmp_path / "keys.json").read_text()
+    assert main([*base, "revoke", "0000"]) == 2
