@@ -2,8 +2,9 @@
 
 A key reads ``mk_{id}_{secret}``: the id finds its record, the HMAC of the whole key is compared
 in constant time. A slow password hash has no place here: the keys carry 256 random bits, and
-every request checks one. Records live in a JSON file, written atomically; a process notices
-another's changes (a revocation) within ``reload_seconds``, and its own at once.
+every request checks one, and a key once verified is remembered until the records change.
+Records live in a JSON file, written atomically; a process notices another's changes (a
+revocation) within ``reload_seconds``, and its own at once.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from mesh.core.auth import Principal
 __all__ = ["IssuedKey", "KeyRecord", "KeyStore"]
 
 _KEY = re.compile(r"^mk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class KeyStore:
         self.reload_seconds = reload_seconds
         self._secret = secret.encode()
         self._records: dict[str, KeyRecord] = {}
+        self._verified: dict[str, Principal] = {}  # cleared whenever the records change
         self._mtime: float | None = None
         self._checked = 0.0
         self._load()
@@ -86,18 +89,25 @@ class KeyStore:
     def verify(self, key: str, scheme: str) -> Principal | None:
         """The key's principal, or None when it is malformed, unknown, wrong or revoked."""
         self._reload_if_due()
+        cached = self._verified.get(key)
+        if cached is not None and cached.scheme == scheme:
+            return cached
         found = _KEY.match(key)
         record = self._records.get(found.group(1)) if found else None
         if record is None or record.revoked is not None:
             return None
         if not hmac.compare_digest(self._digest(key), record.digest):
             return None
-        return Principal(
+        principal = Principal(
             id=f"key:{record.id}",
             scheme=scheme,
             scopes=frozenset(record.scopes),
             claims={"name": record.name, "plan": record.plan},
         )
+        if len(self._verified) >= _CACHE_SIZE:
+            self._verified.clear()
+        self._verified[key] = principal
+        return principal
 
     def active(self, key_id: str) -> bool:
         """Whether the key is known and not revoked (as of the last reload)."""
@@ -124,6 +134,7 @@ class KeyStore:
             return
         data = json.loads(self.path.read_text(encoding="utf-8") or "{}")
         self._records = {k: KeyRecord(**v) for k, v in data.get("keys", {}).items()}
+        self._verified.clear()
         self._mtime = mtime
 
     def _save(self) -> None:
@@ -133,4 +144,5 @@ class KeyStore:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(data, out, indent=2)
         os.replace(temporary, self.path)
+        self._verified.clear()
         self._mtime = self.path.stat().st_mtime
