@@ -1,4 +1,4 @@
-"""The ``mesh`` command: ``run``, ``dev``, ``validate``, ``keys`` and ``schema``."""
+"""The ``mesh`` command: ``run``, ``dev``, ``validate``, ``keys``, ``catalog`` and ``schema``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from connectors.auth.keys import KeyStore
 from mesh.broker import EmbeddedKafka, EmbeddedMosquitto
+from mesh.catalog.store import STATES, Catalog
 from mesh.config import (
     CorsConfig,
     GatewayConfig,
@@ -25,6 +26,7 @@ from mesh.config import (
     ServerOverride,
     SpecEntry,
 )
+from mesh.core.errors import MeshError
 from mesh.gateway import RunningGateway, key_store, serve
 from mesh.schemas import json_schema
 from mesh.specs.loader import check_files, load_document
@@ -48,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpecError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return 2
+    except MeshError as exc:
+        print(f"mesh: {exc.detail}", file=sys.stderr)
         return 2
     except (ValidationError, ValueError, OSError, RuntimeError) as exc:
         print(f"mesh: {exc}", file=sys.stderr)
@@ -95,10 +100,42 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("id")
     revoke.set_defaults(command=_keys_revoke)
 
+    catalog = commands.add_parser("catalog", help="register and list documents (catalog)")
+    catalog.add_argument("--config", type=Path, required=True, help="the gateway config file")
+    acts = catalog.add_subparsers(required=True, metavar="ACTION")
+    push = acts.add_parser("push", help="register a document, validated as mesh validate does")
+    push.add_argument("file", type=Path)
+    push.add_argument("--name", help="the document's name when it has no AsyncAPI id")
+    push.add_argument("--state", default="draft", choices=STATES)
+    push.set_defaults(command=_catalog_push)
+    shown = acts.add_parser("list", help="the documents and their versions")
+    shown.set_defaults(command=_catalog_list)
+
     schema = commands.add_parser("schema", help="print a JSON Schema for editors")
     schema.add_argument("which", choices=["config", "x-mesh"])
     schema.set_defaults(command=_schema)
     return parser
+
+
+def _catalog(args: argparse.Namespace) -> Catalog:
+    config = GatewayConfig.load(args.config)
+    if config.catalog is None:
+        raise ValueError(f"{args.config} has no catalog section")
+    return Catalog(config.catalog.path)
+
+
+def _catalog_push(args: argparse.Namespace) -> int:
+    text = args.file.read_text(encoding="utf-8")
+    version = _catalog(args).register(text, args.name, args.state)
+    print(json.dumps(version.summary()))
+    return 0
+
+
+def _catalog_list(args: argparse.Namespace) -> int:
+    for document in _catalog(args).documents():
+        versions = ", ".join(f"{v['version']} ({v['state']})" for v in document["versions"])
+        print(f"{document['name']}  {document['title']}  {versions}")
+    return 0
 
 
 def _store(args: argparse.Namespace) -> KeyStore:

@@ -19,6 +19,7 @@ from mesh.specs.source import parse_text
 __all__ = [
     "AclRuleConfig",
     "AuthConfig",
+    "CatalogConfig",
     "CorsConfig",
     "GatewayConfig",
     "GrpcConfig",
@@ -416,6 +417,15 @@ class ListenerTlsConfig(_Strict):
     )
 
 
+class CatalogConfig(_Strict):
+    """The catalog of registered documents (docs/catalog.md); needs ``auth.admin_token``."""
+
+    path: Path = Field(description="the SQLite file, e.g. data/catalog.sqlite")
+    public_read: bool = Field(
+        default=False, description="let anyone read the catalog; writing always needs the admin"
+    )
+
+
 class GatewayConfig(_Strict):
     """The whole gateway configuration (every key optional)."""
 
@@ -438,6 +448,7 @@ class GatewayConfig(_Strict):
     http: HttpConfig = Field(default_factory=HttpConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
     tls: ListenerTlsConfig | None = None
+    catalog: CatalogConfig | None = None
     acl: list[AclRuleConfig] = Field(default_factory=list)
     trusted_proxies: list[str] = Field(
         default_factory=list,

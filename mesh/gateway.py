@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +30,8 @@ from connectors.entrypoints.tls import ListenerTls
 from connectors.limits.limiter import Limiter
 from connectors.limits.stores import MemoryStore, QuotaStore, RedisStore
 from connectors.registry import load_connectors
+from mesh.catalog.api import CatalogApi
+from mesh.catalog.store import Catalog
 from mesh.config import MEASURES, PERIODS, GatewayConfig, PlanConfig, SaslConfig, Secret, TlsConfig
 from mesh.core.acl import AclRule, Acls
 from mesh.core.connector import Connector, Endpoint, EndpointSettings
@@ -125,7 +127,7 @@ async def serve(
             acls=_acls(config),
         )
         runner = web.AppRunner(
-            build_app(state, _admin(config, keys)),
+            build_app(state, _extra_routes(config, keys)),
             handle_signals=False,
             access_log=None,
             shutdown_timeout=config.drain_seconds + 1,
@@ -297,11 +299,18 @@ def _plan(name: str, plan: PlanConfig) -> Plan:
     return Plan(name, tuple(limits), plan.max_streams)
 
 
-def _admin(config: GatewayConfig, keys: KeyStore | None) -> AdminKeys | None:
+def _extra_routes(
+    config: GatewayConfig, keys: KeyStore | None
+) -> list[Callable[[web.Application], None]]:
+    """The admin API (API keys) and the catalog, where the config enables them."""
+    routes: list[Callable[[web.Application], None]] = []
     token = config.auth.admin_token
-    if keys is None or token is None:
-        return None
-    return AdminKeys(keys, token.reveal())
+    if keys is not None and token is not None:
+        routes.append(AdminKeys(keys, token.reveal()).add_routes)
+    if config.catalog is not None and token is not None:
+        catalog = Catalog(config.catalog.path)
+        routes.append(CatalogApi(catalog, token.reveal(), config.catalog.public_read).add_routes)
+    return routes
 
 
 def _check_addresses(compiled: Compiled, endpoints: Mapping[str, Endpoint]) -> None:

@@ -18,7 +18,7 @@ from connectors.entrypoints.problem import json_response
 from mesh.core.errors import InvalidRequest, RouteNotFound, Unauthorized
 from mesh.core.media import parse_json
 
-__all__ = ["ADMIN_KEYS", "AdminKeys"]
+__all__ = ["ADMIN_KEYS", "AdminKeys", "require_admin"]
 
 ADMIN_KEYS = "/_mesh/admin/keys"
 _CHALLENGE = 'Bearer realm="mesh-admin"'
@@ -62,9 +62,14 @@ class AdminKeys:
         return json_response(_public(asdict(record)))
 
     def _check(self, request: web.Request) -> None:
-        kind, _, token = request.headers.get("Authorization", "").partition(" ")
-        if kind.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self._token):
-            raise Unauthorized("the admin API needs the admin token", _CHALLENGE)
+        require_admin(request, self._token)
+
+
+def require_admin(request: web.Request, token: bytes) -> None:
+    """Raise ``Unauthorized`` unless the request carries the admin bearer token."""
+    kind, _, given = request.headers.get("Authorization", "").partition(" ")
+    if kind.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token):
+        raise Unauthorized("the admin API needs the admin token", _CHALLENGE)
 
 
 def _public(record: dict[str, object]) -> dict[str, object]:

@@ -8,11 +8,10 @@ a problem response here and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from aiohttp import web
 
-from connectors.entrypoints.admin import AdminKeys
 from connectors.entrypoints.admission import admit, admit_session, rate_limit_headers
 from connectors.entrypoints.body import read_body
 from connectors.entrypoints.caller import CALLER
@@ -46,9 +45,11 @@ STATE = web.AppKey("mesh_state", GatewayState)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def build_app(state: GatewayState, admin: AdminKeys | None = None) -> web.Application:
-    """An aiohttp application serving ``state`` (and the admin API when given); the caller runs
-    it and owns its lifecycle."""
+def build_app(
+    state: GatewayState, extra: Sequence[Callable[[web.Application], None]] = ()
+) -> web.Application:
+    """An aiohttp application serving ``state``, with ``extra`` routes (the admin API, the
+    catalog) added before the catch-all; the caller runs it and owns its lifecycle."""
     app = web.Application(middlewares=[_problems], client_max_size=state.settings.max_body_bytes)
     app[STATE] = state
     app.router.add_get("/healthz", _healthz)
@@ -56,8 +57,8 @@ def build_app(state: GatewayState, admin: AdminKeys | None = None) -> web.Applic
     app.router.add_get("/openapi.json", _openapi)
     app.router.add_get("/_mesh/problems", _problem_types)
     app.router.add_get("/_mesh/problems/{code}", _problem_type)
-    if admin is not None:
-        admin.add_routes(app)
+    for add_routes in extra:
+        add_routes(app)
     app.router.add_route("*", "/{path:.*}", _channel)
     return app
 

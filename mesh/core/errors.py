@@ -19,6 +19,8 @@
     │   ├── IdempotencyKeyReused    idempotency-key-reused 422
     │   ├── Unauthorized            unauthorized 401 (carries the WWW-Authenticate challenge)
     │   ├── Forbidden               forbidden 403: authenticated, not allowed
+    │   ├── CatalogConflict         catalog-conflict 409: that version is registered already
+    │   ├── InvalidDocument         invalid-document 400 (carries every problem)
     │   ├── QuotaExceeded           quota-exceeded 429 (carries retry_after)
     │   └── QuotaUnavailable        quota-unavailable 503: counters unreachable, failing closed
     ├── DeliveryError               the backend failed; ``remember`` says if a retry may differ
@@ -47,12 +49,14 @@ from mesh.core.problems import PROBLEM_TYPES, ProblemType
 __all__ = [
     "BrokerForbidden",
     "BrokerRejected",
+    "CatalogConflict",
     "CircuitOpen",
     "DeliveryError",
     "Forbidden",
     "IdempotencyKeyInUse",
     "IdempotencyKeyReused",
     "InvalidCursor",
+    "InvalidDocument",
     "InvalidParameter",
     "InvalidRequest",
     "MalformedJson",
@@ -173,6 +177,14 @@ class Unauthorized(RequestError):
 
 class Forbidden(RequestError):
     code = "forbidden"
+
+
+class InvalidDocument(RequestError):
+    code = "invalid-document"
+
+
+class CatalogConflict(RequestError):
+    code = "catalog-conflict"
 
 
 class QuotaExceeded(RequestError):

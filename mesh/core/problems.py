@@ -146,6 +146,20 @@ _TYPES = (
         "The credential is valid but does not allow this: it lacks a scope the route needs.",
     ),
     ProblemType(
+        "invalid-document",
+        400,
+        "Invalid document",
+        "The document registered with the catalog is not valid; `problems` lists every problem "
+        "with its JSON pointer, as `mesh validate` prints them.",
+    ),
+    ProblemType(
+        "catalog-conflict",
+        409,
+        "Version registered already",
+        "The catalog has this document's name and `info.version` already; versions do not change. "
+        "Register a new version.",
+    ),
+    ProblemType(
         "quota-exceeded",
         429,
         "Quota exceeded",

@@ -1,0 +1,97 @@
+"""The catalog's REST API under ``/_mesh/catalog``: register documents, list, read, and move
+versions through their lifecycle. Writing needs the admin token; reading too, unless the
+catalog is open for reading.
+
+- ``POST /_mesh/catalog/documents[?name=&state=]``: the document's YAML or JSON as the body;
+  ``201`` with the new version, or ``400 invalid-document`` listing every problem.
+- ``GET /_mesh/catalog/documents``: every document with its versions.
+- ``GET /_mesh/catalog/documents/{name}``: one document's versions.
+- ``GET /_mesh/catalog/documents/{name}/{version}``: the version with its normalised form;
+  ``?format=original`` gives the text as registered.
+- ``PUT /_mesh/catalog/documents/{name}/{version}/state`` with ``{"state": "active"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from connectors.entrypoints.admin import require_admin
+from connectors.entrypoints.problem import json_response
+from mesh.catalog.store import STATES, Catalog
+from mesh.core.errors import InvalidDocument, InvalidRequest
+from mesh.core.media import parse_json
+from mesh.specs.problems import SpecError
+
+__all__ = ["CATALOG", "CatalogApi"]
+
+CATALOG = "/_mesh/catalog/documents"
+_MAX_DOCUMENT = 4 * 1024 * 1024
+
+
+class CatalogApi:
+    def __init__(self, catalog: Catalog, admin_token: str, public_read: bool) -> None:
+        self._catalog = catalog
+        self._token = admin_token.encode()
+        self._public_read = public_read
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post(CATALOG, self.register)
+        app.router.add_get(CATALOG, self.documents)
+        app.router.add_get(CATALOG + "/{name}", self.versions)
+        app.router.add_get(CATALOG + "/{name}/{version}", self.version)
+        app.router.add_put(CATALOG + "/{name}/{version}/state", self.state)
+
+    async def register(self, request: web.Request) -> web.Response:
+        require_admin(request, self._token)
+        if (request.content_length or 0) > _MAX_DOCUMENT:
+            raise InvalidRequest(f"a document is at most {_MAX_DOCUMENT} bytes")
+        text = (await request.read()).decode("utf-8", errors="replace")
+        name, state = request.query.get("name"), request.query.get("state", "draft")
+        if state not in STATES:
+            raise InvalidRequest(f"state is one of {', '.join(STATES)}")
+        try:
+            version = await asyncio.to_thread(self._catalog.register, text, name, state)
+        except SpecError as exc:
+            problems = [
+                {"pointer": p.pointer, "message": p.message, "severity": p.severity.value}
+                for p in exc.problems
+            ]
+            raise InvalidDocument(
+                f"the document has {len(problems)} problem(s)", problems=problems
+            ) from None
+        return json_response(version.summary(), 201)
+
+    async def documents(self, request: web.Request) -> web.Response:
+        self._check_read(request)
+        return json_response({"documents": await asyncio.to_thread(self._catalog.documents)})
+
+    async def versions(self, request: web.Request) -> web.Response:
+        self._check_read(request)
+        found = await asyncio.to_thread(self._catalog.versions, request.match_info["name"])
+        return json_response({"name": found[0].name, "versions": [v.summary() for v in found]})
+
+    async def version(self, request: web.Request) -> web.Response:
+        self._check_read(request)
+        info = request.match_info
+        found = await asyncio.to_thread(self._catalog.version, info["name"], info["version"])
+        if request.query.get("format") == "original":
+            return web.Response(text=found.text, content_type="text/yaml")
+        return json_response({**found.summary(), "document": found.normalized})
+
+    async def state(self, request: web.Request) -> web.Response:
+        require_admin(request, self._token)
+        body = parse_json(await request.read() or b"{}")
+        state = body.get("state") if isinstance(body, dict) else None
+        if state not in STATES:
+            raise InvalidRequest(f'send {{"state": ...}}, one of {", ".join(STATES)}')
+        info = request.match_info
+        found = await asyncio.to_thread(
+            self._catalog.set_state, info["name"], info["version"], str(state)
+        )
+        return json_response(found.summary())
+
+    def _check_read(self, request: web.Request) -> None:
+        if not self._public_read:
+            require_admin(request, self._token)

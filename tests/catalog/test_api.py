@@ -1,0 +1,65 @@
+"""The catalog's REST API on a running gateway, and mesh catalog push/list."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from aiohttp import ClientSession
+
+from mesh.cli import main
+from mesh.config import AuthConfig, CatalogConfig, Secret
+from tests.conftest import EXAMPLES, Start, channel_spec, write_spec
+
+ADMIN = {"Authorization": "Bearer catalog-admin"}
+
+
+async def test_register_list_read_and_move_a_version_through_the_api(
+    tmp_path: Path, start_gateway: Start, topic: str, http: ClientSession
+) -> None:
+    os.environ["MESH_TEST_CATALOG_ADMIN"] = "catalog-admin"
+    auth = AuthConfig(admin_token=Secret(env="MESH_TEST_CATALOG_ADMIN"))
+    catalog = CatalogConfig(path=tmp_path / "catalog.sqlite", public_read=True)
+    spec = write_spec(tmp_path, channel_spec(topic))
+    async with start_gateway([spec], auth=auth, catalog=catalog) as gw:
+        base = f"{gw.url}/_mesh/catalog/documents"
+        text = (EXAMPLES / "orders.yaml").read_text()
+        anonymous = await http.post(base, data=text)
+        created = await http.post(base, data=text, params={"name": "orders"}, headers=ADMIN)
+        again = await http.post(base, data=text, params={"name": "orders"}, headers=ADMIN)
+        invalid = await http.post(base, data="asyncapi: 3.0.0\ninfo: {title: T}\n", headers=ADMIN)
+        listed = await (await http.get(base)).json()
+        version = (await created.json())["version"]
+        read = await (await http.get(f"{base}/orders/{version}")).json()
+        original = await http.get(f"{base}/orders/{version}", params={"format": "original"})
+        moved = await http.put(
+            f"{base}/orders/{version}/state", json={"state": "active"}, headers=ADMIN
+        )
+        unmoved = await http.put(f"{base}/orders/{version}/state", json={"state": "active"})
+    assert anonymous.status == 401
+    assert created.status == 201
+    assert (again.status, (await again.json())["code"]) == (409, "catalog-conflict")
+    problem = await invalid.json()
+    assert (invalid.status, problem["code"]) == (400, "invalid-document")
+    assert {p["pointer"] for p in problem["problems"]} >= {"/info/version"}
+    assert [d["name"] for d in listed["documents"]] == ["orders"]
+    assert read["document"]["info"]["title"] == "Orders"
+    assert await original.text() == text
+    assert (await moved.json())["state"] == "active"
+    assert unmoved.status == 401
+
+
+def test_mesh_catalog_push_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_spec(
+        tmp_path, json.dumps({"catalog": {"path": str(tmp_path / "c.sqlite")}}), "mesh.json"
+    )
+    base = ["catalog", "--config", str(config)]
+    assert main([*base, "push", str(EXAMPLES / "devices.yaml"), "--state", "active"]) == 0
+    pushed = json.loads(capsys.readouterr().out)
+    assert (pushed["name"], pushed["state"]) == ("devices", "active")
+    assert main([*base, "push", str(EXAMPLES / "devices.yaml")]) == 2  # the same version again
+    capsys.readouterr()
+    assert main([*base, "list"]) == 0
+    assert capsys.readouterr().out.split() == ["devices", "Devices", "1.0.0", "(active)"]
