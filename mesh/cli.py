@@ -126,8 +126,10 @@ def _catalog(args: argparse.Namespace) -> Catalog:
 
 def _catalog_push(args: argparse.Namespace) -> int:
     text = args.file.read_text(encoding="utf-8")
-    version = _catalog(args).register(text, args.name, args.state)
+    version, changes = _catalog(args).register(text, args.name, args.state)
     print(json.dumps(version.summary()))
+    for change in changes:
+        print(f"{'BREAKING' if change.breaking else 'change'} {change.pointer}: {change.detail}")
     return 0
 
 

@@ -424,6 +424,9 @@ class CatalogConfig(_Strict):
     public_read: bool = Field(
         default=False, description="let anyone read the catalog; writing always needs the admin"
     )
+    refuse_breaking: bool = Field(
+        default=False, description="refuse versions that break consumers of the previous one"
+    )
 
 
 class GatewayConfig(_Strict):

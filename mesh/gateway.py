@@ -309,7 +309,10 @@ def _extra_routes(
         routes.append(AdminKeys(keys, token.reveal()).add_routes)
     if config.catalog is not None and token is not None:
         catalog = Catalog(config.catalog.path)
-        routes.append(CatalogApi(catalog, token.reveal(), config.catalog.public_read).add_routes)
+        api = CatalogApi(
+            catalog, token.reveal(), config.catalog.public_read, config.catalog.refuse_breaking
+        )
+        routes.append(api.add_routes)
     return routes
 
 

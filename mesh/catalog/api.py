@@ -19,6 +19,7 @@ from aiohttp import web
 
 from connectors.entrypoints.admin import require_admin
 from connectors.entrypoints.problem import json_response
+from mesh.catalog.compat import diff, readable
 from mesh.catalog.store import STATES, Catalog
 from mesh.core.errors import InvalidDocument, InvalidRequest
 from mesh.core.media import parse_json
@@ -31,15 +32,19 @@ _MAX_DOCUMENT = 4 * 1024 * 1024
 
 
 class CatalogApi:
-    def __init__(self, catalog: Catalog, admin_token: str, public_read: bool) -> None:
+    def __init__(
+        self, catalog: Catalog, admin_token: str, public_read: bool, refuse_breaking: bool
+    ) -> None:
         self._catalog = catalog
         self._token = admin_token.encode()
         self._public_read = public_read
+        self._refuse_breaking = refuse_breaking
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(CATALOG, self.register)
         app.router.add_get(CATALOG, self.documents)
         app.router.add_get(CATALOG + "/{name}", self.versions)
+        app.router.add_get(CATALOG + "/{name}/diff", self.diff)  # before /{version}
         app.router.add_get(CATALOG + "/{name}/{version}", self.version)
         app.router.add_put(CATALOG + "/{name}/{version}/state", self.state)
 
@@ -51,8 +56,11 @@ class CatalogApi:
         name, state = request.query.get("name"), request.query.get("state", "draft")
         if state not in STATES:
             raise InvalidRequest(f"state is one of {', '.join(STATES)}")
+        refuse = request.query.get("refuse_breaking", str(self._refuse_breaking)).lower() == "true"
         try:
-            version = await asyncio.to_thread(self._catalog.register, text, name, state)
+            version, changes = await asyncio.to_thread(
+                self._catalog.register, text, name, state, refuse
+            )
         except SpecError as exc:
             problems = [
                 {"pointer": p.pointer, "message": p.message, "severity": p.severity.value}
@@ -61,7 +69,14 @@ class CatalogApi:
             raise InvalidDocument(
                 f"the document has {len(problems)} problem(s)", problems=problems
             ) from None
-        return json_response(version.summary(), 201)
+        return json_response(
+            {
+                **version.summary(),
+                "breaking": any(c.breaking for c in changes),
+                "changes": [c.as_json() for c in changes],
+            },
+            201,
+        )
 
     async def documents(self, request: web.Request) -> web.Response:
         self._check_read(request)
@@ -79,6 +94,27 @@ class CatalogApi:
         if request.query.get("format") == "original":
             return web.Response(text=found.text, content_type="text/yaml")
         return json_response({**found.summary(), "document": found.normalized})
+
+    async def diff(self, request: web.Request) -> web.Response:
+        """``?from=&to=`` (versions); JSON, or readable text with ``Accept: text/plain``."""
+        self._check_read(request)
+        name, query = request.match_info["name"], request.query
+        if "from" not in query or "to" not in query:
+            raise InvalidRequest("give the versions to compare: ?from=1.0.0&to=1.1.0")
+        before = await asyncio.to_thread(self._catalog.version, name, query["from"])
+        after = await asyncio.to_thread(self._catalog.version, name, query["to"])
+        changes = diff(before.normalized, after.normalized)
+        if "text/plain" in request.headers.get("Accept", ""):
+            return web.Response(text=readable(changes))
+        return json_response(
+            {
+                "name": name,
+                "from": before.version,
+                "to": after.version,
+                "breaking": any(c.breaking for c in changes),
+                "changes": [c.as_json() for c in changes],
+            }
+        )
 
     async def state(self, request: web.Request) -> web.Response:
         require_admin(request, self._token)

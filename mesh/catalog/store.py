@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mesh.core.errors import CatalogConflict, RouteNotFound
+from mesh.catalog.compat import Change, diff
+from mesh.core.errors import BreakingChange, CatalogConflict, RouteNotFound
 from mesh.specs.document import Document
 from mesh.specs.loader import load_document
 from mesh.specs.source import Workspace
@@ -72,10 +73,18 @@ class Catalog:
         with self._connect() as db:
             db.execute(_SCHEMA)
 
-    def register(self, text: str, name: str | None = None, state: str = "draft") -> Version:
-        """Validate ``text`` as ``mesh validate`` does and store it as a new version.
+    def register(
+        self,
+        text: str,
+        name: str | None = None,
+        state: str = "draft",
+        refuse_breaking: bool = False,
+    ) -> tuple[Version, list[Change]]:
+        """Validate ``text`` as ``mesh validate`` does and store it as a new version; return it
+        with its changes against the newest version before it.
 
-        Raises ``SpecError`` listing every problem, ``CatalogConflict`` for a version that exists.
+        Raises ``SpecError`` listing every problem, ``CatalogConflict`` for a version that exists,
+        ``BreakingChange`` when ``refuse_breaking`` and a change breaks consumers.
         """
         if state not in STATES:
             raise ValueError(f"state is one of {', '.join(STATES)}")
@@ -90,6 +99,14 @@ class Catalog:
             text=text,
             normalized=doc.data,
         )
+        earlier = self._select("WHERE name = ? ORDER BY created DESC LIMIT 1", found.name)
+        changes = diff(earlier[0].normalized, found.normalized) if earlier else []
+        breaking = [c.as_json() for c in changes if c.breaking]
+        if refuse_breaking and breaking:
+            raise BreakingChange(
+                f"{len(breaking)} change(s) against {earlier[0].version} break consumers",
+                changes=breaking,
+            )
         try:
             with self._connect() as db:
                 db.execute(
@@ -111,7 +128,7 @@ class Catalog:
                 name=found.name,
                 version=found.version,
             ) from None
-        return found
+        return found, changes
 
     def documents(self) -> list[dict[str, Any]]:
         """Each document with its versions' summaries, newest version last."""

@@ -20,6 +20,7 @@
     │   ├── Unauthorized            unauthorized 401 (carries the WWW-Authenticate challenge)
     │   ├── Forbidden               forbidden 403: authenticated, not allowed
     │   ├── CatalogConflict         catalog-conflict 409: that version is registered already
+    │   ├── BreakingChange          breaking-change 409: refused, it breaks consumers
     │   ├── InvalidDocument         invalid-document 400 (carries every problem)
     │   ├── QuotaExceeded           quota-exceeded 429 (carries retry_after)
     │   └── QuotaUnavailable        quota-unavailable 503: counters unreachable, failing closed
@@ -47,6 +48,7 @@ from typing import Any, ClassVar
 from mesh.core.problems import PROBLEM_TYPES, ProblemType
 
 __all__ = [
+    "BreakingChange",
     "BrokerForbidden",
     "BrokerRejected",
     "CatalogConflict",
@@ -181,6 +183,10 @@ class Forbidden(RequestError):
 
 class InvalidDocument(RequestError):
     code = "invalid-document"
+
+
+class BreakingChange(RequestError):
+    code = "breaking-change"
 
 
 class CatalogConflict(RequestError):

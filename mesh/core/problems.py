@@ -153,6 +153,13 @@ _TYPES = (
         "with its JSON pointer, as `mesh validate` prints them.",
     ),
     ProblemType(
+        "breaking-change",
+        409,
+        "Breaking change",
+        "The catalog refuses versions that break consumers of the previous one; `changes` lists "
+        "each breaking change with its JSON pointer.",
+    ),
+    ProblemType(
         "catalog-conflict",
         409,
         "Version registered already",

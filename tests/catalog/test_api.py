@@ -63,3 +63,43 @@ def test_mesh_catalog_push_and_list(tmp_path: Path, capsys: pytest.CaptureFixtur
     capsys.readouterr()
     assert main([*base, "list"]) == 0
     assert capsys.readouterr().out.split() == ["devices", "Devices", "1.0.0", "(active)"]
+
+
+async def test_new_versions_report_breaking_changes_and_may_be_refused(
+    tmp_path: Path, start_gateway: Start, topic: str, http: ClientSession
+) -> None:
+    os.environ["MESH_TEST_CATALOG_ADMIN"] = "catalog-admin"
+    auth = AuthConfig(admin_token=Secret(env="MESH_TEST_CATALOG_ADMIN"))
+    catalog = CatalogConfig(path=tmp_path / "catalog.sqlite")
+    spec = write_spec(tmp_path, channel_spec(topic))
+    original = (EXAMPLES / "orders.yaml").read_text()
+    narrowed = original.replace("version: 1.0.0", "version: 2.0.0", 1).replace(
+        "      required: [orderId, customerId, total, items]",
+        "      required: [orderId, customerId, total, items, currency]",
+    )
+    async with start_gateway([spec], auth=auth, catalog=catalog) as gw:
+        base = f"{gw.url}/_mesh/catalog/documents"
+        await http.post(base, data=original, params={"name": "orders"}, headers=ADMIN)
+        refused = await http.post(
+            base, data=narrowed, params={"name": "orders", "refuse_breaking": "true"}, headers=ADMIN
+        )
+        accepted = await http.post(base, data=narrowed, params={"name": "orders"}, headers=ADMIN)
+        as_json = await (
+            await http.get(
+                f"{base}/orders/diff", params={"from": "1.0.0", "to": "2.0.0"}, headers=ADMIN
+            )
+        ).json()
+        as_text = await (
+            await http.get(
+                f"{base}/orders/diff",
+                params={"from": "1.0.0", "to": "2.0.0"},
+                headers={**ADMIN, "Accept": "text/plain"},
+            )
+        ).text()
+    assert (refused.status, (await refused.json())["code"]) == (409, "breaking-change")
+    body = await accepted.json()
+    assert (accepted.status, body["breaking"]) == (201, True)
+    assert [c["kind"] for c in body["changes"]] == ["property-required"]
+    assert as_json["breaking"] is True
+    assert as_text.startswith("BREAKING /channels/")
+    assert "'currency' is now required" in as_text

@@ -25,7 +25,7 @@ def test_every_corpus_document_registers(tmp_path: Path) -> None:
 def test_versions_keep_their_text_and_normal_form_and_survive_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "data" / "catalog.sqlite"
     text = (EXAMPLES / "telemetry.yaml").read_text()  # AsyncAPI 2.6, converted on load
-    first = Catalog(path).register(text)
+    first, _ = Catalog(path).register(text)
     second_text = text.replace("version: 1.0.0", "version: 1.1.0", 1)
     Catalog(path).register(second_text, state="active")
     reopened = Catalog(path)
@@ -39,7 +39,7 @@ def test_versions_keep_their_text_and_normal_form_and_survive_a_restart(tmp_path
 def test_a_version_is_immutable_and_states_move(tmp_path: Path) -> None:
     catalog = Catalog(tmp_path / "c.sqlite")
     text = (EXAMPLES / "orders.yaml").read_text()
-    version = catalog.register(text, name="orders")
+    version, _ = catalog.register(text, name="orders")
     with pytest.raises(CatalogConflict):
         catalog.register(text, name="orders")
     assert catalog.set_state("orders", version.version, "deprecated").state == "deprecated"
