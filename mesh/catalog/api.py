@@ -9,6 +9,8 @@ catalog is open for reading.
 - ``GET /_mesh/catalog/documents/{name}/{version}``: the version with its normalised form;
   ``?format=original`` gives the text as registered.
 - ``PUT /_mesh/catalog/documents/{name}/{version}/state`` with ``{"state": "active"}``.
+- ``GET /_mesh/catalog/search?q=&channel=&message=&tag=&protocol=&server=&owner=&state=``
+  (``limit``, ``offset``): ranked newest versions; ``GET /_mesh/catalog/lineage?channel=``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from aiohttp import web
 from connectors.entrypoints.admin import require_admin
 from connectors.entrypoints.problem import json_response
 from mesh.catalog.compat import diff, readable
-from mesh.catalog.store import STATES, Catalog
+from mesh.catalog.store import STATES, Catalog, Query
 from mesh.core.errors import InvalidDocument, InvalidRequest
 from mesh.core.media import parse_json
 from mesh.specs.problems import SpecError
@@ -47,6 +49,8 @@ class CatalogApi:
         app.router.add_get(CATALOG + "/{name}/diff", self.diff)  # before /{version}
         app.router.add_get(CATALOG + "/{name}/{version}", self.version)
         app.router.add_put(CATALOG + "/{name}/{version}/state", self.state)
+        app.router.add_get("/_mesh/catalog/search", self.search)
+        app.router.add_get("/_mesh/catalog/lineage", self.lineage)
 
     async def register(self, request: web.Request) -> web.Response:
         require_admin(request, self._token)
@@ -115,6 +119,38 @@ class CatalogApi:
                 "changes": [c.as_json() for c in changes],
             }
         )
+
+    async def search(self, request: web.Request) -> web.Response:
+        self._check_read(request)
+        params = request.query
+        try:
+            limit = min(100, max(1, int(params.get("limit", "20"))))
+            offset = max(0, int(params.get("offset", "0")))
+        except ValueError:
+            raise InvalidRequest("limit and offset are numbers") from None
+        query = Query(
+            text=params.get("q"),
+            channel=params.get("channel"),
+            message=params.get("message"),
+            tag=params.get("tag"),
+            protocol=params.get("protocol"),
+            server=params.get("server"),
+            owner=params.get("owner"),
+            state=params.get("state"),
+            limit=limit,
+            offset=offset,
+        )
+        total, results = await asyncio.to_thread(self._catalog.search, query)
+        return json_response({"total": total, "limit": limit, "offset": offset, "results": results})
+
+    async def lineage(self, request: web.Request) -> web.Response:
+        """``?channel=`` (``*`` wildcards): which documents produce and which consume it."""
+        self._check_read(request)
+        channel = request.query.get("channel")
+        if not channel:
+            raise InvalidRequest("give ?channel=ADDRESS (with * wildcards)")
+        found = await asyncio.to_thread(self._catalog.lineage, channel)
+        return json_response({"channel": channel, **found})
 
     async def state(self, request: web.Request) -> web.Response:
         require_admin(request, self._token)

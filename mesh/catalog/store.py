@@ -23,7 +23,7 @@ from mesh.specs.document import Document
 from mesh.specs.loader import load_document
 from mesh.specs.source import Workspace
 
-__all__ = ["STATES", "Catalog", "Version"]
+__all__ = ["STATES", "Catalog", "Query", "Version", "load_text", "terms"]
 
 STATES = ("draft", "active", "deprecated", "retired")
 
@@ -38,8 +38,18 @@ CREATE TABLE IF NOT EXISTS versions (
     text TEXT NOT NULL,
     normalized TEXT NOT NULL,
     PRIMARY KEY (name, version)
-)
+);
+CREATE TABLE IF NOT EXISTS terms (
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS terms_by_field ON terms (field, value);
+CREATE INDEX IF NOT EXISTS terms_by_document ON terms (name, version)
 """
+# free-text weight of each field: a title match ranks above a tag match
+_WEIGHTS = {"title": 5, "channel": 3, "message": 3, "tag": 2, "owner": 2, "text": 1}
 
 
 @dataclass(frozen=True)
@@ -71,7 +81,7 @@ class Catalog:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         with self._connect() as db:
-            db.execute(_SCHEMA)
+            db.executescript(_SCHEMA)
 
     def register(
         self,
@@ -88,7 +98,7 @@ class Catalog:
         """
         if state not in STATES:
             raise ValueError(f"state is one of {', '.join(STATES)}")
-        doc = _load(text)
+        doc = load_text(text)
         found = Version(
             name=_name(doc, name),
             version=str(doc.data["info"]["version"]),
@@ -122,6 +132,10 @@ class Catalog:
                         json.dumps(found.normalized),
                     ),
                 )
+                db.executemany(
+                    "INSERT INTO terms VALUES (?, ?, ?, ?)",
+                    [(found.name, found.version, f, v) for f, v in terms(doc.data)],
+                )
         except sqlite3.IntegrityError:
             raise CatalogConflict(
                 f"{found.name} {found.version} is registered already; versions do not change",
@@ -150,6 +164,61 @@ class Catalog:
         if not found:
             raise RouteNotFound(f"no version {version!r} of {name!r} in the catalog")
         return found[0]
+
+    def search(self, query: Query) -> tuple[int, list[dict[str, Any]]]:
+        """Documents whose newest version matches every filter of ``query``, ranked by how well
+        the free text matches (title over channels and messages over tags and the rest), then
+        by name; the total and one page."""
+        where, args = ["v.created = (SELECT MAX(created) FROM versions WHERE name = v.name)"], []
+        for field, value in query.filters():
+            where.append(
+                "EXISTS (SELECT 1 FROM terms t WHERE t.name = v.name AND t.version = v.version "
+                "AND t.field = ? AND t.value LIKE ? ESCAPE '\\')"
+            )
+            args += [field, _like(value)]
+        if query.state:
+            where.append("v.state = ?")
+            args.append(query.state)
+        score, score_args = "0", []
+        if query.text:
+            cases = " + ".join(
+                f"(CASE WHEN t.field = '{f}' THEN {w} ELSE 0 END)" for f, w in _WEIGHTS.items()
+            )
+            score = (
+                f"(SELECT COALESCE(SUM({cases}), 0) FROM terms t WHERE t.name = v.name "
+                "AND t.version = v.version AND t.value LIKE ? ESCAPE '\\')"
+            )
+            score_args = [f"%{_escape(query.text.lower())}%"]
+            where.append(f"{score} > 0")
+            args += score_args
+        sql = (
+            f"SELECT v.name, v.version, v.kind, v.title, v.state, v.created, {score} AS score "
+            f"FROM versions v WHERE {' AND '.join(where)}"
+        )
+        with self._connect() as db:
+            total = db.execute(f"SELECT COUNT(*) FROM ({sql})", [*score_args, *args]).fetchone()[0]
+            rows = db.execute(
+                f"{sql} ORDER BY score DESC, v.name LIMIT ? OFFSET ?",
+                [*score_args, *args, query.limit, query.offset],
+            ).fetchall()
+        keys = ("name", "version", "kind", "title", "state", "created", "score")
+        return int(total), [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def lineage(self, address: str) -> dict[str, list[dict[str, str]]]:
+        """Which documents (newest versions) produce and which consume ``address`` (``*``
+        matches any run of characters)."""
+        out: dict[str, list[dict[str, str]]] = {"producers": [], "consumers": []}
+        sql = (
+            "SELECT DISTINCT t.name, t.version, t.value FROM terms t JOIN versions v "
+            "ON v.name = t.name AND v.version = t.version WHERE t.field = ? "
+            "AND t.value LIKE ? ESCAPE '\\' AND v.created = "
+            "(SELECT MAX(created) FROM versions WHERE name = v.name) ORDER BY t.name"
+        )
+        with self._connect() as db:
+            for field, key in (("produces", "producers"), ("consumes", "consumers")):
+                for name, version, value in db.execute(sql, (field, _like(address))):
+                    out[key].append({"name": name, "version": version, "channel": value})
+        return out
 
     def set_state(self, name: str, version: str, state: str) -> Version:
         if state not in STATES:
@@ -187,7 +256,78 @@ class Catalog:
         return sqlite3.connect(self.path, timeout=5)
 
 
-def _load(text: str) -> Document:
+@dataclass(frozen=True)
+class Query:
+    """A catalog search: free ``text`` and filters (``*`` is a wildcard in each); one page."""
+
+    text: str | None = None
+    channel: str | None = None
+    message: str | None = None
+    tag: str | None = None
+    protocol: str | None = None
+    server: str | None = None
+    owner: str | None = None
+    state: str | None = None
+    limit: int = 20
+    offset: int = 0
+
+    def filters(self) -> list[tuple[str, str]]:
+        fields = ("channel", "message", "tag", "protocol", "server", "owner")
+        return [(f, getattr(self, f)) for f in fields if getattr(self, f)]
+
+
+def terms(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The searchable terms of a normalised document, lowercased: title, channels (addresses,
+    and which the document produces or consumes), messages, tags, protocols, servers, owner,
+    and free text."""
+    info = data.get("info") or {}
+    found: list[tuple[str, str]] = [("title", str(info.get("title", "")).lower())]
+    for text in (info.get("description"), info.get("summary")):
+        if isinstance(text, str):
+            found.append(("text", text.lower()))
+    contact = info.get("contact") or {}
+    for owner in (data.get("x-owner"), contact.get("name"), contact.get("email")):
+        if isinstance(owner, str):
+            found.append(("owner", owner.lower()))
+    for tag in [*(info.get("tags") or []), *(data.get("tags") or [])]:
+        if isinstance(tag, dict) and isinstance(tag.get("name"), str):
+            found.append(("tag", tag["name"].lower()))
+    for name, server in (
+        (data.get("servers") or {}).items() if isinstance(data.get("servers"), dict) else []
+    ):
+        found.append(("server", name.lower()))
+        if isinstance(server, dict) and isinstance(server.get("protocol"), str):
+            found.append(("protocol", server["protocol"].lower()))
+    channels = data.get("channels") or {}
+    for key, channel in channels.items():
+        if not isinstance(channel, dict):
+            continue
+        address = str(channel.get("address") or key).lower()
+        found.append(("channel", address))
+        for message_key, message in (channel.get("messages") or {}).items():
+            name = message.get("name") if isinstance(message, dict) else None
+            found.append(("message", str(name or message_key).lower()))
+    for operation in (data.get("operations") or {}).values():
+        ref = ((operation or {}).get("channel") or {}).get("$ref", "")
+        channel = channels.get(ref.rsplit("/", 1)[-1]) if ref.startswith("#/channels/") else None
+        if isinstance(channel, dict):
+            address = str(channel.get("address") or ref.rsplit("/", 1)[-1]).lower()
+            found.append(("produces" if operation.get("action") == "send" else "consumes", address))
+    for path in data.get("paths") or {}:
+        found.append(("channel", str(path).lower()))
+    return found
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _like(pattern: str) -> str:
+    """A search value with ``*`` wildcards as a LIKE pattern (case-insensitive for ASCII)."""
+    return _escape(pattern.lower()).replace("*", "%")
+
+
+def load_text(text: str) -> Document:
     """Load ``text`` through the same loader as ``mesh validate`` (a self-contained document:
     references to other files cannot be followed)."""
     with tempfile.TemporaryDirectory() as directory:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mesh.catalog.store import Catalog
+from mesh.catalog.store import Catalog, Query
 from mesh.core.errors import CatalogConflict, RouteNotFound
 from mesh.specs.problems import SpecError
 from tests.conftest import EXAMPLES, SHARED
@@ -58,3 +58,35 @@ def test_an_invalid_document_is_refused_with_every_problem(tmp_path: Path) -> No
         "/info/version",
     ]
     assert catalog.documents() == []
+
+
+def populated(tmp_path: Path) -> Catalog:
+    catalog = Catalog(tmp_path / "c.sqlite")
+    for name in ("orders", "telemetry", "devices", "public"):
+        catalog.register((EXAMPLES / f"{name}.yaml").read_text(), name=name)
+    return catalog
+
+
+def test_search_filters_rank_and_paginate(tmp_path: Path) -> None:
+    catalog = populated(tmp_path)
+    assert [r["name"] for r in catalog.search(Query(protocol="mqtt"))[1]] == ["devices"]
+    assert [r["name"] for r in catalog.search(Query(channel="orders.*"))[1]] == ["orders"]
+    telemetry = catalog.search(Query(channel="*/telemetry"))[1]
+    assert [r["name"] for r in telemetry] == ["devices", "public"]  # an OpenAPI path counts too
+    assert [r["name"] for r in catalog.search(Query(message="reading"))[1]] == [
+        "devices",
+        "telemetry",
+    ]
+    ranked = catalog.search(Query(text="telemetry"))[1]
+    assert ranked[0]["name"] == "telemetry"  # its title, above channels that mention it
+    total, page = catalog.search(Query(limit=2, offset=2))
+    assert (total, len(page)) == (4, 2)
+    assert catalog.search(Query(state="active"))[0] == 0
+
+
+def test_lineage_names_producers_and_consumers_of_a_channel(tmp_path: Path) -> None:
+    catalog = populated(tmp_path)
+    found = catalog.lineage("devices/*/telemetry")
+    assert {d["name"] for d in found["producers"]} == {"devices"}
+    assert {d["name"] for d in found["consumers"]} == {"devices"}
+    assert catalog.lineage("nothing.here") == {"producers": [], "consumers": []}
