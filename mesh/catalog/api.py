@@ -9,6 +9,7 @@ catalog is open for reading.
 - ``GET /_mesh/catalog/documents/{name}/{version}``: the version with its normalised form;
   ``?format=original`` gives the text as registered.
 - ``PUT /_mesh/catalog/documents/{name}/{version}/state`` with ``{"state": "active"}``.
+- ``GET /_mesh/catalog``: the browse page (the API calls it makes follow the same rules).
 - ``GET /_mesh/catalog/search?q=&channel=&message=&tag=&protocol=&server=&owner=&state=``
   (``limit``, ``offset``): ranked newest versions; ``GET /_mesh/catalog/lineage?channel=``.
 """
@@ -16,6 +17,7 @@ catalog is open for reading.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from aiohttp import web
 
@@ -30,6 +32,7 @@ from mesh.specs.problems import SpecError
 __all__ = ["CATALOG", "CatalogApi"]
 
 CATALOG = "/_mesh/catalog/documents"
+_PAGE = (Path(__file__).parent / "ui.html").read_text(encoding="utf-8")
 _MAX_DOCUMENT = 4 * 1024 * 1024
 
 
@@ -51,6 +54,7 @@ class CatalogApi:
         app.router.add_put(CATALOG + "/{name}/{version}/state", self.state)
         app.router.add_get("/_mesh/catalog/search", self.search)
         app.router.add_get("/_mesh/catalog/lineage", self.lineage)
+        app.router.add_get("/_mesh/catalog", self.page)
 
     async def register(self, request: web.Request) -> web.Response:
         require_admin(request, self._token)
@@ -119,6 +123,10 @@ class CatalogApi:
                 "changes": [c.as_json() for c in changes],
             }
         )
+
+    async def page(self, request: web.Request) -> web.Response:
+        """The browse page: search, read documents, watch a channel live, publish a test."""
+        return web.Response(text=_PAGE, content_type="text/html")
 
     async def search(self, request: web.Request) -> web.Response:
         self._check_read(request)
