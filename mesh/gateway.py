@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -32,7 +33,16 @@ from connectors.limits.stores import MemoryStore, QuotaStore, RedisStore
 from connectors.registry import load_connectors
 from mesh.catalog.api import CatalogApi
 from mesh.catalog.store import Catalog
-from mesh.config import MEASURES, PERIODS, GatewayConfig, PlanConfig, SaslConfig, Secret, TlsConfig
+from mesh.config import (
+    MEASURES,
+    PERIODS,
+    GatewayConfig,
+    PlanConfig,
+    SaslConfig,
+    Secret,
+    SpecEntry,
+    TlsConfig,
+)
 from mesh.core.acl import AclRule, Acls
 from mesh.core.connector import Connector, Endpoint, EndpointSettings
 from mesh.core.errors import InvalidParameter
@@ -90,7 +100,8 @@ def load(config: GatewayConfig, connectors: Mapping[str, Connector]) -> Compiled
     """Load every configured document and compile them; raise ``SpecError`` on any problem."""
     protocols = frozenset(p for c in connectors.values() for p in c.protocols)
     workspace = Workspace()
-    documents = [(load_document(entry.path, workspace), entry) for entry in config.specs]
+    entries = [*config.specs, *(SpecEntry(path=p) for p in _live_files(config))]
+    documents = [(load_document(entry.path, workspace), entry) for entry in entries]
     compiled = compile_gateway(documents, config, protocols)
     for doc, _ in documents:
         for problem in doc.warnings:
@@ -111,6 +122,7 @@ async def serve(
     async with AsyncExitStack() as stack:
         endpoints = await _start_endpoints(stack, compiled, config, connectors)
         keys = key_store(config)
+        extra = _extra_routes(config, keys)
         _check_addresses(compiled, endpoints)
         state = GatewayState(
             routes=compiled.routes,
@@ -127,7 +139,7 @@ async def serve(
             acls=_acls(config),
         )
         runner = web.AppRunner(
-            build_app(state, _extra_routes(config, keys)),
+            build_app(state, [route.add_routes for route in extra]),
             handle_signals=False,
             access_log=None,
             shutdown_timeout=config.drain_seconds + 1,
@@ -152,7 +164,11 @@ async def serve(
             config.listen.host,
             port,
         )
-        yield RunningGateway(config, state, compiled, port, connectors, grpc_port)
+        running = RunningGateway(config, state, compiled, port, connectors, grpc_port)
+        for route in extra:
+            if isinstance(route, CatalogApi):
+                route.reload = running.reload
+        yield running
 
 
 async def _start_grpc(
@@ -299,21 +315,27 @@ def _plan(name: str, plan: PlanConfig) -> Plan:
     return Plan(name, tuple(limits), plan.max_streams)
 
 
-def _extra_routes(
-    config: GatewayConfig, keys: KeyStore | None
-) -> list[Callable[[web.Application], None]]:
+def _extra_routes(config: GatewayConfig, keys: KeyStore | None) -> list[AdminKeys | CatalogApi]:
     """The admin API (API keys) and the catalog, where the config enables them."""
-    routes: list[Callable[[web.Application], None]] = []
+    routes: list[AdminKeys | CatalogApi] = []
     token = config.auth.admin_token
     if keys is not None and token is not None:
-        routes.append(AdminKeys(keys, token.reveal()).add_routes)
+        routes.append(AdminKeys(keys, token.reveal()))
     if config.catalog is not None and token is not None:
         catalog = Catalog(config.catalog.path)
-        api = CatalogApi(
-            catalog, token.reveal(), config.catalog.public_read, config.catalog.refuse_breaking
+        routes.append(
+            CatalogApi(
+                catalog, token.reveal(), config.catalog.public_read, config.catalog.refuse_breaking
+            )
         )
-        routes.append(api.add_routes)
     return routes
+
+
+def _live_files(config: GatewayConfig) -> list[Path]:
+    """Documents the catalog put live: served besides the configured ones, after restarts too."""
+    if config.catalog is None:
+        return []
+    return Catalog(config.catalog.path).live_files()
 
 
 def _check_addresses(compiled: Compiled, endpoints: Mapping[str, Endpoint]) -> None:

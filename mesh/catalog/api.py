@@ -9,6 +9,8 @@ catalog is open for reading.
 - ``GET /_mesh/catalog/documents/{name}/{version}``: the version with its normalised form;
   ``?format=original`` gives the text as registered.
 - ``PUT /_mesh/catalog/documents/{name}/{version}/state`` with ``{"state": "active"}``.
+- ``PUT /_mesh/catalog/documents/{name}/{version}/live`` serves the version on the gateway;
+  ``DELETE /_mesh/catalog/documents/{name}/live`` takes it down.
 - ``GET /_mesh/catalog``: the browse page (the API calls it makes follow the same rules).
 - ``GET /_mesh/catalog/search?q=&channel=&message=&tag=&protocol=&server=&owner=&state=``
   (``limit``, ``offset``): ranked newest versions; ``GET /_mesh/catalog/lineage?channel=``.
@@ -17,6 +19,7 @@ catalog is open for reading.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -44,6 +47,7 @@ class CatalogApi:
         self._token = admin_token.encode()
         self._public_read = public_read
         self._refuse_breaking = refuse_breaking
+        self.reload: Callable[[], object] = lambda: None  # set by the gateway once it runs
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(CATALOG, self.register)
@@ -52,6 +56,8 @@ class CatalogApi:
         app.router.add_get(CATALOG + "/{name}/diff", self.diff)  # before /{version}
         app.router.add_get(CATALOG + "/{name}/{version}", self.version)
         app.router.add_put(CATALOG + "/{name}/{version}/state", self.state)
+        app.router.add_put(CATALOG + "/{name}/{version}/live", self.go_live)
+        app.router.add_delete(CATALOG + "/{name}/live", self.take_down)
         app.router.add_get("/_mesh/catalog/search", self.search)
         app.router.add_get("/_mesh/catalog/lineage", self.lineage)
         app.router.add_get("/_mesh/catalog", self.page)
@@ -70,13 +76,7 @@ class CatalogApi:
                 self._catalog.register, text, name, state, refuse
             )
         except SpecError as exc:
-            problems = [
-                {"pointer": p.pointer, "message": p.message, "severity": p.severity.value}
-                for p in exc.problems
-            ]
-            raise InvalidDocument(
-                f"the document has {len(problems)} problem(s)", problems=problems
-            ) from None
+            raise _invalid(exc) from None
         return json_response(
             {
                 **version.summary(),
@@ -160,6 +160,34 @@ class CatalogApi:
         found = await asyncio.to_thread(self._catalog.lineage, channel)
         return json_response({"channel": channel, **found})
 
+    async def go_live(self, request: web.Request) -> web.Response:
+        """Serve this version on the gateway: the route table is swapped whole, streams on
+        unchanged routes go on. A version the gateway cannot serve is refused and nothing
+        changes."""
+        require_admin(request, self._token)
+        name, version = request.match_info["name"], request.match_info["version"]
+        before = self._catalog.go_live(name, version)
+        try:
+            self.reload()
+        except SpecError as exc:
+            if before is None:
+                self._catalog.take_down(name)
+            else:
+                self._catalog.go_live(name, before)
+            raise _invalid(exc) from None
+        return json_response({"name": name, "live": version, "replaced": before})
+
+    async def take_down(self, request: web.Request) -> web.Response:
+        require_admin(request, self._token)
+        name = request.match_info["name"]
+        version = self._catalog.take_down(name)
+        try:
+            self.reload()
+        except SpecError as exc:
+            self._catalog.go_live(name, version)
+            raise _invalid(exc) from None
+        return json_response({"name": name, "taken_down": version})
+
     async def state(self, request: web.Request) -> web.Response:
         require_admin(request, self._token)
         body = parse_json(await request.read() or b"{}")
@@ -175,3 +203,11 @@ class CatalogApi:
     def _check_read(self, request: web.Request) -> None:
         if not self._public_read:
             require_admin(request, self._token)
+
+
+def _invalid(error: SpecError) -> InvalidDocument:
+    problems = [
+        {"pointer": p.pointer, "message": p.message, "severity": p.severity.value}
+        for p in error.problems
+    ]
+    return InvalidDocument(f"the document has {len(problems)} problem(s)", problems=problems)

@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS terms (
     value TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS terms_by_field ON terms (field, value);
-CREATE INDEX IF NOT EXISTS terms_by_document ON terms (name, version)
+CREATE INDEX IF NOT EXISTS terms_by_document ON terms (name, version);
+CREATE TABLE IF NOT EXISTS live (name TEXT PRIMARY KEY, version TEXT NOT NULL)
 """
 # free-text weight of each field: a title match ranks above a tag match
 _WEIGHTS = {"title": 5, "channel": 3, "message": 3, "tag": 2, "owner": 2, "text": 1}
@@ -219,6 +220,39 @@ class Catalog:
                 for name, version, value in db.execute(sql, (field, _like(address))):
                     out[key].append({"name": name, "version": version, "channel": value})
         return out
+
+    def go_live(self, name: str, version: str) -> str | None:
+        """Make ``version`` the one the gateway serves of ``name``; return the version it
+        replaces, if any. The text is written where ``live_files`` finds it."""
+        found = self.version(name, version)
+        with self._connect() as db:
+            row = db.execute("SELECT version FROM live WHERE name = ?", (name,)).fetchone()
+            db.execute("INSERT OR REPLACE INTO live VALUES (?, ?)", (name, version))
+        self._live_path(name).parent.mkdir(parents=True, exist_ok=True)
+        self._live_path(name).write_text(found.text, encoding="utf-8")
+        return None if row is None else str(row[0])
+
+    def take_down(self, name: str) -> str:
+        """Stop serving ``name``; return the version that was live. ``RouteNotFound`` if none."""
+        with self._connect() as db:
+            row = db.execute("SELECT version FROM live WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise RouteNotFound(f"no version of {name!r} is live")
+            db.execute("DELETE FROM live WHERE name = ?", (name,))
+        self._live_path(name).unlink(missing_ok=True)
+        return str(row[0])
+
+    def live(self) -> dict[str, str]:
+        with self._connect() as db:
+            return dict(db.execute("SELECT name, version FROM live ORDER BY name").fetchall())
+
+    def live_files(self) -> list[Path]:
+        """The documents to serve besides the gateway config's, one per live name."""
+        return [self._live_path(name) for name in self.live()]
+
+    def _live_path(self, name: str) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+        return self.path.parent / "live" / f"{safe}.yaml"
 
     def set_state(self, name: str, version: str, state: str) -> Version:
         if state not in STATES:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -103,3 +104,28 @@ async def test_new_versions_report_breaking_changes_and_may_be_refused(
     assert as_json["breaking"] is True
     assert as_text.startswith("BREAKING /channels/")
     assert "'currency' is now required" in as_text
+
+
+async def test_a_registered_version_goes_live_and_comes_down_without_a_restart(
+    tmp_path: Path, start_gateway: Start, topic: str, http: ClientSession
+) -> None:
+    os.environ["MESH_TEST_CATALOG_ADMIN"] = "catalog-admin"
+    auth = AuthConfig(admin_token=Secret(env="MESH_TEST_CATALOG_ADMIN"))
+    catalog = CatalogConfig(path=tmp_path / "catalog.sqlite")
+    served = write_spec(tmp_path, channel_spec(topic), "served.yaml")
+    extra = channel_spec(topic + "-live").replace("info: {title: Test,", "info: {title: Live,")
+    async with start_gateway([served], auth=auth, catalog=catalog) as gw:
+        base = f"{gw.url}/_mesh/catalog/documents"
+        stream = await http.get(f"{gw.url}/{topic}", headers={"Accept": "text/event-stream"})
+        await http.post(base, data=extra, params={"name": "live"}, headers=ADMIN)
+        before = await http.post(f"{gw.url}/{topic}-live", json={})
+        live = await http.put(f"{base}/live/1.0.0/live", headers=ADMIN)
+        during = await http.post(f"{gw.url}/{topic}-live", json={})
+        await http.post(f"{gw.url}/{topic}", json={"still": "streaming"})
+        event = await asyncio.wait_for(stream.content.readuntil(b"}\n\n"), 10)
+        down = await http.delete(f"{base}/live/live", headers=ADMIN)
+        after = await http.post(f"{gw.url}/{topic}-live", json={})
+        stream.close()
+    assert (before.status, live.status, during.status) == (404, 200, 201)
+    assert b'{"still": "streaming"}' in event  # the stream opened before the swap goes on
+    assert (down.status, after.status) == (200, 404)
