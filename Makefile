@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SOURCES := mesh connectors tests bench tools
 
-.PHONY: run test lint browser mosquitto bench protos clean
+.PHONY: run test lint browser mosquitto services bench protos clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,11 +24,18 @@ lint: $(INSTALLED)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint browser mosquitto  ## linters, type checks, import contracts, then every test against real brokers
+test: lint browser mosquitto services  ## linters, type checks, import contracts, then every test against real brokers
 	$(BIN)/pytest
 
 browser:  ## headless Chromium for the browser tests, from Debian's packages when run as root
 	@command -v chromium >/dev/null || $(call apt,chromium)
+
+# Redis (tests start their own redis-server) and PostgreSQL (the shared catalog's tests create
+# their own databases on 127.0.0.1:5432), started when installed but not running.
+services:
+	@command -v redis-server >/dev/null || $(call apt,redis-server)
+	@if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1; then \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true; fi
 
 # Mosquitto and its clients (tests start their own brokers; mosquitto_pub/_sub check them), and
 # the machine's own broker on 127.0.0.1:1883 started when it is installed but not running.

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from connectors.auth.keys import KeyStore
 from mesh.broker import EmbeddedKafka, EmbeddedMosquitto
-from mesh.catalog.store import STATES, Catalog
+from mesh.catalog.store import STATES, Catalog, open_catalog
 from mesh.config import (
     CorsConfig,
     GatewayConfig,
@@ -121,7 +121,7 @@ def _catalog(args: argparse.Namespace) -> Catalog:
     config = GatewayConfig.load(args.config)
     if config.catalog is None:
         raise ValueError(f"{args.config} has no catalog section")
-    return Catalog(config.catalog.path)
+    return open_catalog(config.catalog)
 
 
 def _catalog_push(args: argparse.Namespace) -> int:

@@ -420,7 +420,15 @@ class ListenerTlsConfig(_Strict):
 class CatalogConfig(_Strict):
     """The catalog of registered documents (docs/catalog.md); needs ``auth.admin_token``."""
 
-    path: Path = Field(description="the SQLite file, e.g. data/catalog.sqlite")
+    path: Path = Field(
+        description="the SQLite file, e.g. data/catalog.sqlite; with postgres_url, live documents "
+        "are written beside it"
+    )
+    postgres_url: str | Secret | None = Field(
+        default=None,
+        description="keep the catalog in PostgreSQL, shared by every gateway using it "
+        "(postgresql://user@host/db)",
+    )
     public_read: bool = Field(
         default=False, description="let anyone read the catalog; writing always needs the admin"
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +32,8 @@ from connectors.limits.limiter import Limiter
 from connectors.limits.stores import MemoryStore, QuotaStore, RedisStore
 from connectors.registry import load_connectors
 from mesh.catalog.api import CatalogApi
-from mesh.catalog.store import Catalog
+from mesh.catalog.database import Postgres
+from mesh.catalog.store import open_catalog
 from mesh.config import (
     MEASURES,
     PERIODS,
@@ -168,6 +169,10 @@ async def serve(
         for route in extra:
             if isinstance(route, CatalogApi):
                 route.reload = running.reload
+                database = route.catalog.database
+                if isinstance(database, Postgres):  # other gateways put versions live too
+                    watching = asyncio.create_task(database.watch(_reloading(running)))
+                    stack.push_async_callback(_cancel, watching)
         yield running
 
 
@@ -322,7 +327,7 @@ def _extra_routes(config: GatewayConfig, keys: KeyStore | None) -> list[AdminKey
     if keys is not None and token is not None:
         routes.append(AdminKeys(keys, token.reveal()))
     if config.catalog is not None and token is not None:
-        catalog = Catalog(config.catalog.path)
+        catalog = open_catalog(config.catalog)
         routes.append(
             CatalogApi(
                 catalog, token.reveal(), config.catalog.public_read, config.catalog.refuse_breaking
@@ -331,11 +336,21 @@ def _extra_routes(config: GatewayConfig, keys: KeyStore | None) -> list[AdminKey
     return routes
 
 
+def _reloading(running: RunningGateway) -> Callable[[], None]:
+    def reload() -> None:
+        try:
+            running.reload()
+        except SpecError as exc:
+            log.warning("catalog change not served: %s", exc)
+
+    return reload
+
+
 def _live_files(config: GatewayConfig) -> list[Path]:
     """Documents the catalog put live: served besides the configured ones, after restarts too."""
     if config.catalog is None:
         return []
-    return Catalog(config.catalog.path).live_files()
+    return open_catalog(config.catalog).live_files()
 
 
 def _check_addresses(compiled: Compiled, endpoints: Mapping[str, Endpoint]) -> None:

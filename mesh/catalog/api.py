@@ -43,7 +43,7 @@ class CatalogApi:
     def __init__(
         self, catalog: Catalog, admin_token: str, public_read: bool, refuse_breaking: bool
     ) -> None:
-        self._catalog = catalog
+        self.catalog = self._catalog = catalog
         self._token = admin_token.encode()
         self._public_read = public_read
         self._refuse_breaking = refuse_breaking

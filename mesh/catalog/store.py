@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import tempfile
 import time
 from dataclasses import dataclass
@@ -18,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from mesh.catalog.compat import Change, diff
+from mesh.catalog.database import Database, Postgres, Sqlite
+from mesh.config import CatalogConfig
 from mesh.core.errors import BreakingChange, CatalogConflict, RouteNotFound
 from mesh.specs.document import Document
 from mesh.specs.loader import load_document
 from mesh.specs.source import Workspace
 
-__all__ = ["STATES", "Catalog", "Query", "Version", "load_text", "terms"]
+__all__ = ["STATES", "Catalog", "Query", "Version", "load_text", "open_catalog", "terms"]
 
 STATES = ("draft", "active", "deprecated", "retired")
 
@@ -34,7 +35,7 @@ CREATE TABLE IF NOT EXISTS versions (
     kind TEXT NOT NULL,
     title TEXT NOT NULL,
     state TEXT NOT NULL,
-    created REAL NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
     text TEXT NOT NULL,
     normalized TEXT NOT NULL,
     PRIMARY KEY (name, version)
@@ -78,11 +79,21 @@ class Version:
 class Catalog:
     """The catalog in ``path`` (created on first use); safe to reopen after a restart."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+    def __init__(self, database: Database | Path, live_dir: Path | None = None) -> None:
+        """``database``: a ``Database``, or the path of a SQLite file; ``live_dir``: where the
+        documents put live are written for the gateway to load (beside a SQLite file by
+        default)."""
+        if isinstance(database, Path):
+            live_dir = live_dir or database.parent / "live"
+            self.database: Database = Sqlite(database)
+        else:
+            self.database = database
+        if live_dir is None:
+            raise ValueError("a catalog in PostgreSQL needs a directory for its live documents")
+        self.live_dir = live_dir
         with self._connect() as db:
-            db.executescript(_SCHEMA)
+            for statement in _SCHEMA.split(";"):
+                db.execute(statement)
 
     def register(
         self,
@@ -137,7 +148,7 @@ class Catalog:
                     "INSERT INTO terms VALUES (?, ?, ?, ?)",
                     [(found.name, found.version, f, v) for f, v in terms(doc.data)],
                 )
-        except sqlite3.IntegrityError:
+        except self.database.conflict:
             raise CatalogConflict(
                 f"{found.name} {found.version} is registered already; versions do not change",
                 name=found.name,
@@ -197,7 +208,9 @@ class Catalog:
             f"FROM versions v WHERE {' AND '.join(where)}"
         )
         with self._connect() as db:
-            total = db.execute(f"SELECT COUNT(*) FROM ({sql})", [*score_args, *args]).fetchone()[0]
+            total = db.execute(
+                f"SELECT COUNT(*) FROM ({sql}) AS found", [*score_args, *args]
+            ).fetchone()[0]
             rows = db.execute(
                 f"{sql} ORDER BY score DESC, v.name LIMIT ? OFFSET ?",
                 [*score_args, *args, query.limit, query.offset],
@@ -227,9 +240,10 @@ class Catalog:
         found = self.version(name, version)
         with self._connect() as db:
             row = db.execute("SELECT version FROM live WHERE name = ?", (name,)).fetchone()
-            db.execute("INSERT OR REPLACE INTO live VALUES (?, ?)", (name, version))
-        self._live_path(name).parent.mkdir(parents=True, exist_ok=True)
-        self._live_path(name).write_text(found.text, encoding="utf-8")
+            db.execute("DELETE FROM live WHERE name = ?", (name,))
+            db.execute("INSERT INTO live VALUES (?, ?)", (name, version))
+        self.database.notify()
+        del found
         return None if row is None else str(row[0])
 
     def take_down(self, name: str) -> str:
@@ -239,7 +253,7 @@ class Catalog:
             if row is None:
                 raise RouteNotFound(f"no version of {name!r} is live")
             db.execute("DELETE FROM live WHERE name = ?", (name,))
-        self._live_path(name).unlink(missing_ok=True)
+        self.database.notify()
         return str(row[0])
 
     def live(self) -> dict[str, str]:
@@ -247,12 +261,18 @@ class Catalog:
             return dict(db.execute("SELECT name, version FROM live ORDER BY name").fetchall())
 
     def live_files(self) -> list[Path]:
-        """The documents to serve besides the gateway config's, one per live name."""
-        return [self._live_path(name) for name in self.live()]
-
-    def _live_path(self, name: str) -> Path:
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
-        return self.path.parent / "live" / f"{safe}.yaml"
+        """The documents to serve besides the gateway config's, one per live name, written
+        afresh from the catalog (so every gateway sharing it serves the same)."""
+        self.live_dir.mkdir(parents=True, exist_ok=True)
+        wanted = {}
+        for name, version in self.live().items():
+            safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+            wanted[self.live_dir / f"{safe}.yaml"] = self.version(name, version).text
+        for stale in set(self.live_dir.glob("*.yaml")) - set(wanted):
+            stale.unlink(missing_ok=True)
+        for path, text in wanted.items():
+            path.write_text(text, encoding="utf-8")
+        return sorted(wanted)
 
     def set_state(self, name: str, version: str, state: str) -> Version:
         if state not in STATES:
@@ -286,8 +306,8 @@ class Catalog:
             for row in rows
         ]
 
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=5)
+    def _connect(self) -> Any:
+        return self.database.session()
 
 
 @dataclass(frozen=True)
@@ -359,6 +379,15 @@ def _escape(value: str) -> str:
 def _like(pattern: str) -> str:
     """A search value with ``*`` wildcards as a LIKE pattern (case-insensitive for ASCII)."""
     return _escape(pattern.lower()).replace("*", "%")
+
+
+def open_catalog(config: CatalogConfig) -> Catalog:
+    """The catalog the config describes: PostgreSQL when ``postgres_url`` is set, else SQLite."""
+    url = config.postgres_url
+    if url is None:
+        return Catalog(config.path)
+    revealed = url if isinstance(url, str) else url.reveal()
+    return Catalog(Postgres(revealed), config.path.parent / "live")
 
 
 def load_text(text: str) -> Document:
