@@ -30,6 +30,7 @@ class Session(Protocol):
 
 class Database(Protocol):
     conflict: tuple[type[Exception], ...]
+    schema_lock: str | None  # SQL that serialises creating the tables, where processes race
 
     def session(self) -> Any:
         """A context manager yielding a ``Session``, committed on a clean exit."""
@@ -42,6 +43,7 @@ class Database(Protocol):
 
 class Sqlite:
     conflict: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+    schema_lock: str | None = None
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,6 +71,8 @@ class _PostgresSession:
 
 class Postgres:
     conflict: tuple[type[Exception], ...] = (psycopg.errors.UniqueViolation,)
+    # two gateways starting on a fresh database would race on CREATE TABLE IF NOT EXISTS
+    schema_lock: str | None = "SELECT pg_advisory_xact_lock(7274001)"
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -92,6 +92,8 @@ class Catalog:
             raise ValueError("a catalog in PostgreSQL needs a directory for its live documents")
         self.live_dir = live_dir
         with self._connect() as db:
+            if self.database.schema_lock:
+                db.execute(self.database.schema_lock)
             for statement in _SCHEMA.split(";"):
                 db.execute(statement)
 
@@ -235,15 +237,15 @@ class Catalog:
         return out
 
     def go_live(self, name: str, version: str) -> str | None:
-        """Make ``version`` the one the gateway serves of ``name``; return the version it
-        replaces, if any. The text is written where ``live_files`` finds it."""
-        found = self.version(name, version)
+        """Make ``version`` the one the gateway serves of ``name`` (``RouteNotFound`` for a
+        version the catalog does not hold); return the version it replaces, if any. Every
+        gateway sharing the catalog is told (``Database.notify``)."""
+        self.version(name, version)
         with self._connect() as db:
             row = db.execute("SELECT version FROM live WHERE name = ?", (name,)).fetchone()
             db.execute("DELETE FROM live WHERE name = ?", (name,))
             db.execute("INSERT INTO live VALUES (?, ?)", (name, version))
         self.database.notify()
-        del found
         return None if row is None else str(row[0])
 
     def take_down(self, name: str) -> str:

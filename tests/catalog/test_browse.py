@@ -62,9 +62,8 @@ async def test_browse_search_open_and_watch_a_channel_live(
             ".find(b => b.textContent.startsWith('Publish')).click()"
         )
         published = await page.wait_for(
-            "[...document.querySelectorAll('.live li')].map(l => l.textContent).join('|')"
-            ".includes('published: 201') && [...document.querySelectorAll('.live li')]"
-            ".map(l => l.textContent)"
+            "((items) => items.includes('published: 201') && items.includes('{\"n\": 7}')"
+            " && items)([...document.querySelectorAll('.live li')].map(l => l.textContent))"
         )
         await page.evaluate("document.querySelector('.channel').scrollIntoView()")
         shot = await page.call("Page.captureScreenshot", format="png")

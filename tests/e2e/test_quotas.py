@@ -173,7 +173,7 @@ def gateway_process(
 
 
 async def ready(http: ClientSession, url: str) -> None:
-    for _ in range(200):
+    for _ in range(600):  # up to 30 s: a loaded machine starts processes slowly
         try:
             if (await http.get(f"{url}/readyz")).status == 200:
                 return
