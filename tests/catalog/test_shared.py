@@ -4,9 +4,8 @@ the other, and a version put live on one is served by both within seconds (LISTE
 from __future__ import annotations
 
 import asyncio
-import json
+import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +14,9 @@ import psycopg
 import pytest
 from aiohttp import ClientSession
 
-from mesh.broker import EmbeddedKafka, free_port
-from tests.conftest import ROOT, channel_spec, write_spec
+from mesh.broker import EmbeddedKafka
+from tests.conftest import channel_spec, write_spec
+from tests.e2e.helpers import mesh_process, wait_ready
 
 ADMIN = {"Authorization": "Bearer catalog-admin"}
 SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -35,40 +35,14 @@ def database() -> Iterator[str]:
 def gateway(
     tmp_path: Path, name: str, url: str, bootstrap: str, spec: Path
 ) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
     (tmp_path / name).mkdir()
-    config = tmp_path / name / "mesh.json"
-    config.write_text(
-        json.dumps(
-            {
-                "listen": {"port": port},
-                "grpc": {"enabled": False},
-                "specs": [{"path": str(spec)}],
-                "servers": {"*": {"host": bootstrap, "protocol": "kafka"}},
-                "auth": {"admin_token": {"env": "MESH_TEST_CATALOG_ADMIN"}},
-                "catalog": {"path": str(tmp_path / name / "catalog"), "postgres_url": url},
-            }
-        )
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mesh", "run", "--config", str(config)],
-        cwd=ROOT,
-        env={**__import__("os").environ, "MESH_TEST_CATALOG_ADMIN": "catalog-admin"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return process, f"http://127.0.0.1:{port}"
-
-
-async def ready(http: ClientSession, url: str) -> None:
-    for _ in range(600):  # up to 30 s: a loaded machine starts processes slowly
-        try:
-            if (await http.get(f"{url}/readyz")).status == 200:
-                return
-        except OSError:
-            pass
-        await asyncio.sleep(0.05)
-    raise RuntimeError(f"{url} never became ready")
+    settings = {
+        "specs": [{"path": str(spec)}],
+        "servers": {"*": {"host": bootstrap, "protocol": "kafka"}},
+        "auth": {"admin_token": {"env": "MESH_TEST_CATALOG_ADMIN"}},
+        "catalog": {"path": str(tmp_path / name / "catalog"), "postgres_url": url},
+    }
+    return mesh_process(tmp_path / name / "mesh.json", settings)
 
 
 async def eventually(check: object, seconds: float = 5) -> bool:
@@ -82,12 +56,13 @@ async def eventually(check: object, seconds: float = 5) -> bool:
 async def test_two_gateways_share_registrations_and_live_versions(
     tmp_path: Path, kafka: EmbeddedKafka, topic: str, http: ClientSession, database: str
 ) -> None:
+    os.environ["MESH_TEST_CATALOG_ADMIN"] = "catalog-admin"
     served = write_spec(tmp_path, channel_spec(topic), "served.yaml")
     extra = channel_spec(topic + "-live").replace("info: {title: Test,", "info: {title: Live,")
     gateways = [gateway(tmp_path, n, database, kafka.bootstrap, served) for n in "ab"]
     try:
         for _, url in gateways:
-            await ready(http, url)
+            await wait_ready(http, url)
         (_, a), (_, b) = gateways
         created = await http.post(
             f"{a}/_mesh/catalog/documents", data=extra, params={"name": "live"}, headers=ADMIN

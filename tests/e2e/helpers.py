@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, ClientSession
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from mesh.broker import free_port
 
 
 @dataclass
@@ -129,3 +136,31 @@ def transport_of(writer: asyncio.StreamWriter) -> asyncio.Transport:
     transport = writer.transport
     assert isinstance(transport, asyncio.Transport)
     return transport
+
+
+def mesh_process(config: Path, settings: dict[str, Any]) -> tuple[subprocess.Popen[bytes], str]:
+    """``mesh run`` in its own process with ``settings`` (a free port is added) written to
+    ``config``; its URL. The caller terminates it."""
+    port = free_port()
+    config.write_text(
+        json.dumps({"listen": {"port": port}, "grpc": {"enabled": False}, **settings})
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mesh", "run", "--config", str(config)],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+async def wait_ready(http: ClientSession, url: str) -> None:
+    """Until ``/readyz`` answers 200; up to 30 s, as a loaded machine starts processes slowly."""
+    for _ in range(600):
+        try:
+            if (await http.get(f"{url}/readyz")).status == 200:
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"{url} never became ready")

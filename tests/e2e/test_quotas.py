@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +30,8 @@ from mesh.config import (
     Secret,
     SseConfig,
 )
-from tests.conftest import ROOT, Start, channel_spec, write_spec
+from tests.conftest import Start, channel_spec, write_spec
+from tests.e2e.helpers import mesh_process, wait_ready
 
 
 def spec(tmp_path: Path, topic: str) -> Path:
@@ -143,44 +143,19 @@ def gateway_process(
     fail: str,
     plan: dict[str, Any] = SHARED_PLAN,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    config = tmp_path / f"{name}.json"
-    config.write_text(
-        json.dumps(
-            {
-                "listen": {"port": port},
-                "grpc": {"enabled": False},
-                "specs": [{"path": str(spec(tmp_path, topic))}],
-                "servers": {"*": {"host": bootstrap, "protocol": "kafka"}},
-                "plans": {"shared": plan},
-                "quotas": {
-                    "store": "redis",
-                    "redis_url": f"redis://127.0.0.1:{redis_port}/0",
-                    "anonymous_plan": "shared",
-                    "timeout_ms": 100,
-                    "fail": fail,
-                },
-            }
-        )
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mesh", "run", "--config", str(config)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return process, f"http://127.0.0.1:{port}"
-
-
-async def ready(http: ClientSession, url: str) -> None:
-    for _ in range(600):  # up to 30 s: a loaded machine starts processes slowly
-        try:
-            if (await http.get(f"{url}/readyz")).status == 200:
-                return
-        except OSError:
-            pass
-        await asyncio.sleep(0.05)
-    raise RuntimeError(f"{url} never became ready")
+    settings = {
+        "specs": [{"path": str(spec(tmp_path, topic))}],
+        "servers": {"*": {"host": bootstrap, "protocol": "kafka"}},
+        "plans": {"shared": plan},
+        "quotas": {
+            "store": "redis",
+            "redis_url": f"redis://127.0.0.1:{redis_port}/0",
+            "anonymous_plan": "shared",
+            "timeout_ms": 100,
+            "fail": fail,
+        },
+    }
+    return mesh_process(tmp_path / f"{name}.json", settings)
 
 
 @pytest.mark.parametrize("fail", ["open", "closed"])
@@ -198,7 +173,7 @@ async def test_two_gateway_processes_share_redis_counters_and_follow_the_failure
     ]
     try:
         for _, url in gateways:
-            await ready(http, url)
+            await wait_ready(http, url)
         answers = await asyncio.gather(
             *(http.post(f"{gateways[n % 2][1]}/{topic}", json={"n": n}) for n in range(120))
         )
@@ -289,7 +264,7 @@ async def test_a_stream_cap_holds_across_gateway_processes_sharing_redis(
     accept = {"Accept": "text/event-stream"}
     try:
         for _, url in gateways:
-            await ready(http, url)
+            await wait_ready(http, url)
         first = await http.get(f"{gateways[0][1]}/{topic}", headers=accept)
         second = await http.get(f"{gateways[1][1]}/{topic}", headers=accept)
         first_status, second_status = first.status, second.status
