@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mesh.config import GatewayConfig, ServerOverride, SpecEntry
-from mesh.core.address import AddressTemplate, parse_template
+from mesh.core.address import parse_template
 from mesh.core.auth import Requirement, Scheme
 from mesh.core.connector import EndpointSettings
 from mesh.core.pointer import escape, split_pointer
@@ -24,18 +23,19 @@ from mesh.core.proxy import OperationTable
 from mesh.core.routes import Action, ChannelMessage, KeySource, Route, RouteTable
 from mesh.policies import KeyFromField, NameByMessage, SchemaValidation
 from mesh.specs import asyncapi as aa
+from mesh.specs.bindings import bindings as server_bindings
+from mesh.specs.bindings import operation_bindings
 from mesh.specs.checks import channel_messages
 from mesh.specs.compile_openapi import OperationsBuilder
 from mesh.specs.document import Document, Kind
 from mesh.specs.extension import ChannelExtension, DocumentExtension, read_extension
+from mesh.specs.paths import RESERVED_PATHS, overlap, reserved
 from mesh.specs.problems import SpecError, SpecProblem
 from mesh.specs.schemas import SchemaCompiler, payload_location
 from mesh.specs.security import Schemes
 
 __all__ = ["RESERVED_PATHS", "Compiled", "compile_gateway"]
 
-RESERVED_PATHS = ("/healthz", "/readyz", "/openapi.json")
-RESERVED_PREFIX = "/_mesh"
 DEFAULT_CONTENT_TYPE = "application/json"
 # secure protocol names -> the protocol their connector serves
 _SECURE = {
@@ -173,7 +173,7 @@ class _Builder:
             subscribe_chain=PolicyChain((NameByMessage(messages),)),
             title=value.title or value.summary,
             description=value.description,
-            bindings=_operation_bindings(doc, channel.pointer, protocol),
+            bindings=operation_bindings(doc, channel.pointer, protocol),
             security=self._stated(doc, entry, doc_ext, ext, self._security(doc, channel.pointer)),
         )
 
@@ -269,7 +269,7 @@ class _Builder:
         usable = {}
         for name, raw, pointer in candidates:
             server = doc.resolve(raw, aa.Server, doc.path, pointer)
-            bindings = _bindings(doc, server.value.bindings, server.file, server.pointer)
+            bindings = server_bindings(doc, server.value.bindings, server.file, server.pointer)
             settings = self._settings(name, server.value, bindings)
             if settings.protocol in self.protocols:
                 usable[name] = settings
@@ -336,11 +336,11 @@ class _Builder:
     def check_collisions(self) -> None:
         problems = []
         for i, route in enumerate(self.routes):
-            reason = _reserved(route.path)
+            reason = reserved(route.path)
             if reason:
                 problems.append(self._problem(route, reason))
             for other in self.routes[:i]:
-                if _overlap(route.path, other.path):
+                if overlap(route.path, other.path):
                     problems.append(
                         self._problem(
                             route,
@@ -373,11 +373,11 @@ def _check_operations(builder: _Builder, operations: OperationsBuilder) -> None:
                     f"{operation.path.text!r} is also {operations.origins[where]}",
                 )
             )
-        reason = _reserved(operation.path)
+        reason = reserved(operation.path)
         if reason:
             problems.append(SpecProblem(file, pointer, reason))
         for route in builder.routes:
-            if _overlap(route.path, operation.path):
+            if overlap(route.path, operation.path):
                 problems.append(
                     SpecProblem(
                         file,
@@ -423,34 +423,6 @@ def _server_host(server: aa.Server) -> str:
         if default is not None:
             host = host.replace("{" + name + "}", default)
     return host
-
-
-def _bindings(doc: Document, value: Any, file: Path, pointer: str) -> dict[str, Any]:
-    """A Bindings Object by protocol, each binding followed through its reference."""
-    if value is None:
-        return {}
-    found = doc.locate(value, file, pointer + "/bindings")
-    out = {}
-    for protocol, binding in (found.value or {}).items():
-        located = doc.locate(binding, found.file, f"{found.pointer}/{escape(protocol)}")
-        if isinstance(located.value, dict):
-            out[protocol] = located.value
-    return out
-
-
-def _operation_bindings(doc: Document, channel_pointer: str, protocol: str) -> dict[str, Any]:
-    """The ``protocol`` binding of the ``receive`` operations on the channel (what a client
-    publishes through the gateway): the first one that has one."""
-    for _, raw, pointer in doc.entries("operations"):
-        op = doc.resolve(raw, aa.Operation, doc.path, pointer)
-        if op.value.action != "receive":
-            continue
-        if doc.workspace.resolve(op.value.channel.ref, doc.path).pointer != channel_pointer:
-            continue
-        binding = _bindings(doc, op.value.bindings, op.file, op.pointer).get(protocol)
-        if binding:
-            return dict(binding)
-    return {}
 
 
 def _messages(doc: Document, channel: Any, compiler: SchemaCompiler) -> tuple[ChannelMessage, ...]:
@@ -505,37 +477,3 @@ def _publish_chain(messages: tuple[ChannelMessage, ...], key_field: str | None) 
     if key_field is not None:
         policies.append(KeyFromField(key_field))
     return PolicyChain(tuple(policies))
-
-
-def _reserved(path: AddressTemplate) -> str | None:
-    probe = path.text.split("{", 1)[0]
-    if (
-        path.text in RESERVED_PATHS
-        or probe == RESERVED_PREFIX
-        or probe.startswith(RESERVED_PREFIX + "/")
-    ):
-        return f"path {path.text!r} is reserved for the gateway's own routes"
-    for reserved in RESERVED_PATHS:
-        if path.match(reserved) is not None:
-            return f"path {path.text!r} would capture the gateway's own route {reserved}"
-    return None
-
-
-def _overlap(a: AddressTemplate, b: AddressTemplate) -> bool:
-    if a.is_literal and b.is_literal:
-        return a.text == b.text
-    if a.is_literal:
-        return b.match(a.text) is not None
-    if b.is_literal:
-        return a.match(b.text) is not None
-    return (
-        _shape(a) == _shape(b) or a.match(_sample(b)) is not None or b.match(_sample(a)) is not None
-    )
-
-
-def _shape(template: AddressTemplate) -> str:
-    return template.render(dict.fromkeys(template.parameters, "{}"))
-
-
-def _sample(template: AddressTemplate) -> str:
-    return template.render(dict.fromkeys(template.parameters, "x"))
